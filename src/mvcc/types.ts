@@ -1,0 +1,150 @@
+/**
+ * Requests and responses of the key-value state machine, with etcd v3 semantics
+ * (etcd api/etcdserverpb/rpc.proto, mvccpb/kv.proto), in JS types: bytes are Uint8Array,
+ * int64 are numbers (revisions stay far below 2^53), fields absent mean etcd's default.
+ */
+
+/** A key-value pair at one revision (etcd mvccpb.KeyValue). */
+export interface KeyValue {
+  key: Uint8Array;
+  /** Revision of the last creation of this key (0 after delete). */
+  createRevision: number;
+  /** Revision of the last modification. */
+  modRevision: number;
+  /** Number of modifications since creation (1 after create). */
+  version: number;
+  value: Uint8Array;
+  /** Lease id attached, 0 for none. */
+  lease: number;
+  /** Cairn extension: the Content-Type given on PUT /v1/kv (absent if none). Not part of etcd's API. */
+  contentType?: string;
+}
+
+/** Header of every response: the store revision after the operation (etcd ResponseHeader.revision). */
+export interface ResponseHeader {
+  revision: number;
+}
+
+export type SortOrder = "NONE" | "ASCEND" | "DESCEND";
+export type SortTarget = "KEY" | "VERSION" | "CREATE" | "MOD" | "VALUE";
+
+/**
+ * Range request. `rangeEnd` absent/empty: the single key `key`. `rangeEnd` = [0x00]: every key >= `key`.
+ * Otherwise keys in [key, rangeEnd). `key` = [0x00] with `rangeEnd` = [0x00]: all keys.
+ */
+export interface RangeRequest {
+  key: Uint8Array;
+  rangeEnd?: Uint8Array;
+  /** Most keys returned; 0 or absent = no limit. */
+  limit?: number;
+  /** Revision to read at; 0 or absent = current. Below the compacted revision: error "compacted". */
+  revision?: number;
+  sortOrder?: SortOrder;
+  sortTarget?: SortTarget;
+  keysOnly?: boolean;
+  countOnly?: boolean;
+}
+
+export interface RangeResponse {
+  header: ResponseHeader;
+  kvs: KeyValue[];
+  /** True when `limit` cut the result. */
+  more: boolean;
+  /** Number of keys in the range (before limit). */
+  count: number;
+}
+
+export interface PutRequest {
+  key: Uint8Array;
+  value: Uint8Array;
+  /** Lease id to attach, 0 for none. */
+  lease?: number;
+  prevKv?: boolean;
+  /** Keep the current value (etcd ignore_value); fails with key_not_found if absent. */
+  ignoreValue?: boolean;
+  /** Keep the current lease (etcd ignore_lease). */
+  ignoreLease?: boolean;
+  /** Cairn extension: stored with the value, see KeyValue.contentType. */
+  contentType?: string;
+}
+
+export interface PutResponse {
+  header: ResponseHeader;
+  prevKv?: KeyValue;
+}
+
+export interface DeleteRangeRequest {
+  key: Uint8Array;
+  rangeEnd?: Uint8Array;
+  prevKv?: boolean;
+}
+
+export interface DeleteRangeResponse {
+  header: ResponseHeader;
+  deleted: number;
+  prevKvs: KeyValue[];
+}
+
+export type CompareTarget = "VERSION" | "CREATE" | "MOD" | "VALUE" | "LEASE";
+export type CompareResult = "EQUAL" | "GREATER" | "LESS" | "NOT_EQUAL";
+
+/**
+ * One txn comparison (etcd Compare). The field matching `target` holds the operand:
+ * version, createRevision, modRevision, value or lease. With `rangeEnd`, every key in the range
+ * must satisfy it. A missing key has version/createRevision/modRevision/lease 0 and compares
+ * false for VALUE (etcd behaviour).
+ */
+export interface Compare {
+  key: Uint8Array;
+  rangeEnd?: Uint8Array;
+  target: CompareTarget;
+  result: CompareResult;
+  version?: number;
+  createRevision?: number;
+  modRevision?: number;
+  value?: Uint8Array;
+  lease?: number;
+}
+
+export type RequestOp =
+  | { requestRange: RangeRequest }
+  | { requestPut: PutRequest }
+  | { requestDeleteRange: DeleteRangeRequest }
+  | { requestTxn: TxnRequest };
+
+export type ResponseOp =
+  | { responseRange: RangeResponse }
+  | { responsePut: PutResponse }
+  | { responseDeleteRange: DeleteRangeResponse }
+  | { responseTxn: TxnResponse };
+
+export interface TxnRequest {
+  compare: Compare[];
+  success: RequestOp[];
+  failure: RequestOp[];
+}
+
+export interface TxnResponse {
+  header: ResponseHeader;
+  succeeded: boolean;
+  responses: ResponseOp[];
+}
+
+export interface CompactionRequest {
+  revision: number;
+  physical?: boolean;
+}
+
+export interface CompactionResponse {
+  header: ResponseHeader;
+}
+
+/** A replicated command: what a log entry's data decodes to (see mvcc/command.ts). */
+export type Command =
+  | { op: "put"; req: PutRequest }
+  | { op: "deleteRange"; req: DeleteRangeRequest }
+  | { op: "txn"; req: TxnRequest }
+  | { op: "compact"; req: CompactionRequest };
+
+/** Result of applying a command (the response matching its op), or the typed error it raised. */
+export type CommandResult = PutResponse | DeleteRangeResponse | TxnResponse | CompactionResponse;

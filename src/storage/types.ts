@@ -1,0 +1,67 @@
+/**
+ * Storage interfaces of one node: the Raft log with its hard state, snapshots, and the cluster
+ * metadata of the data dir. Narrow on purpose (hashicorp/raft: LogStore, StableStore,
+ * SnapshotStore) so that memory, file and PostgreSQL implementations fit the same contract,
+ * checked by one suite (test/contract/storage.contract.ts).
+ */
+import type { Entry, HardState, Snapshot } from "../raft/types.ts";
+
+/** Identity of the cluster and of this member, written once when a data dir is first used. */
+export interface ClusterMetadata {
+  /** Cluster id: 16 hex digits derived from --initial-cluster-token and the initial peer URLs. */
+  clusterId: string;
+  /** This member's id: 16 hex digits derived from its peer URLs and the token. */
+  memberId: string;
+  /** --name of this member. */
+  name: string;
+}
+
+/** Everything a node needs to restart its Raft core, as persisted. */
+export interface PersistedState {
+  /** Last saved hard state, or null when nothing was ever saved. */
+  hardState: HardState | null;
+  /** Newest snapshot, or null. */
+  snapshot: Snapshot | null;
+  /** Log entries after the snapshot (or from index 1), contiguous and in order. */
+  entries: Entry[];
+}
+
+/**
+ * Durable storage of the Raft log, hard state and snapshots of one member.
+ *
+ * Contract (every implementation, checked by the contract suite):
+ * - `append` resolves only when the hard state and entries are durable (fsync or commit).
+ * - Appending an entry with index i first removes every stored entry with index >= i
+ *   (a leader overwrote a conflicting suffix, Raft paper §5.3).
+ * - Entries must be contiguous with what is stored (first appended index <= lastIndex + 1);
+ *   otherwise `append` throws AssertionError.
+ * - `saveSnapshot` is atomic: after a crash either the old or the new snapshot is loaded,
+ *   never a torn one; it does not remove log entries (`compact` does).
+ * - `compact(index)` may drop entries <= index; `load` then returns entries after the
+ *   snapshot only (entries <= snapshot index may or may not appear; callers skip them).
+ * - A corrupt record in the middle of the log makes `load` throw StorageCorruptError; a torn
+ *   or corrupt final record is dropped with a warning (it was never acknowledged).
+ */
+export interface RaftStorage {
+  /** Loads the persisted state. Throws StorageCorruptError on corruption before the tail. */
+  load(): Promise<PersistedState>;
+  /** Durably stores `hardState` (if not null) and `entries` (possibly empty). */
+  append(hardState: HardState | null, entries: Entry[]): Promise<void>;
+  /** Durably and atomically stores a snapshot (becomes the one `load` returns). */
+  saveSnapshot(snapshot: Snapshot): Promise<void>;
+  /** Allows dropping log entries with index <= `index` (which a saved snapshot covers). */
+  compact(index: number): Promise<void>;
+  /** Reads the cluster metadata, or null for a new data dir. */
+  readMetadata(): Promise<ClusterMetadata | null>;
+  /** Durably writes the cluster metadata. */
+  writeMetadata(meta: ClusterMetadata): Promise<void>;
+  /** Bytes used on disk (WAL + snapshots), for status. */
+  sizeBytes(): Promise<number>;
+  /** Releases files and handles. Further calls throw. */
+  close(): Promise<void>;
+}
+
+/** Persisted data failed its checksum or framing before the log tail: refusing to start is the only safe choice. */
+export class StorageCorruptError extends Error {
+  override name = "StorageCorruptError";
+}
