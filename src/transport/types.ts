@@ -5,6 +5,7 @@
  * others: each peer has a bounded queue; when it is full new messages to that peer are dropped
  * and Raft retries (etcd rafthttp does the same, streamBufSize).
  */
+import type { Logger } from "pino";
 import type { Message, NodeId } from "../raft/types.ts";
 
 /** TLS material for the peer listener and dialer (PEM text). */
@@ -30,6 +31,14 @@ export interface TransportOptions {
   onUnreachable?: (peer: NodeId) => void;
   /** Most queued messages per peer before dropping; default MAX_PEER_QUEUE_MESSAGES. */
   maxQueueMessages?: number;
+  /**
+   * Called once per MsgSnap handed to send(): ok=true when the peer acknowledged it (HTTP 200),
+   * false when it could not be delivered (feed to Raft's reportSnapshot, etcd: SnapshotFinish /
+   * SnapshotFailure).
+   */
+  onSnapshotSent?: (peer: NodeId, ok: boolean) => void;
+  /** Logger for connection events, refusals and protocol errors; none when absent. */
+  logger?: Logger;
 }
 
 /** A running peer transport. */

@@ -25,6 +25,8 @@ export type ErrorCode =
   | "leader_changed"
   /** The proposal was not applied within the request timeout (etcd: ErrTimeout). HTTP 503, retryable. */
   | "timeout"
+  /** Too many proposals waiting on this member (etcd: ErrTooManyRequests). HTTP 429, retryable. */
+  | "too_many_requests"
   /** The node is shutting down (hashicorp/raft: ErrRaftShutdown). HTTP 503, retryable. */
   | "stopped"
   /** Route or member not found. HTTP 404. */
@@ -38,6 +40,7 @@ export const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set([
   "leader_changed",
   "timeout",
   "stopped",
+  "too_many_requests",
 ]);
 
 /**

@@ -1,0 +1,156 @@
+/**
+ * The API's single error mapper (installed as the app's onError). Turns whatever a route threw
+ * into the contract's response:
+ * - /v1 and the rest: HTTP status by code + `{"error":{"code","message",...details}}` (details in
+ *   snake_case, e.g. "compact_revision"); retryable codes (src/util/errors.ts RETRYABLE_CODES)
+ *   → 503 with `Retry-After: 1`.
+ * - /v3 (etcd's JSON gateway): etcd 3.4 grpc-gateway's body `{"error","code","message"}` with the
+ *   gRPC code and etcd's message text (etcd api/v3rpc/rpctypes/error.go), and the HTTP status
+ *   grpc-gateway derives from that code (runtime.HTTPStatusFromCode).
+ * zod errors and malformed JSON become invalid_argument naming the field path; unknown errors
+ * become 500 internal and are logged.
+ */
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { z } from "zod";
+import { CairnError, type ErrorCode } from "../util/errors.ts";
+
+/** The subset of a pino logger the API uses. */
+export interface ApiLogger {
+  error(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+/** HTTP status of each code on /v1 (the API contract). */
+export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
+  invalid_argument: 400,
+  invalid_value: 400,
+  future_revision: 400,
+  payload_too_large: 413,
+  key_not_found: 404,
+  not_found: 404,
+  precondition_failed: 412,
+  compacted: 410,
+  no_leader: 503,
+  leader_changed: 503,
+  timeout: 503,
+  stopped: 503,
+  internal: 500,
+};
+
+/** gRPC status codes (google.golang.org/grpc/codes) used on /v3. */
+const GRPC = {
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  NOT_FOUND: 5,
+  FAILED_PRECONDITION: 9,
+  OUT_OF_RANGE: 11,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+} as const;
+
+/** gRPC code and, where etcd has a fixed one, etcd's message for each code (rpctypes/error.go). */
+const GRPC_OF: Readonly<Record<ErrorCode, { code: number; etcdMessage?: string }>> = {
+  invalid_argument: { code: GRPC.INVALID_ARGUMENT },
+  invalid_value: { code: GRPC.INVALID_ARGUMENT },
+  payload_too_large: { code: GRPC.INVALID_ARGUMENT, etcdMessage: "etcdserver: request is too large" },
+  key_not_found: { code: GRPC.INVALID_ARGUMENT, etcdMessage: "etcdserver: key not found" },
+  not_found: { code: GRPC.NOT_FOUND },
+  precondition_failed: { code: GRPC.FAILED_PRECONDITION },
+  compacted: {
+    code: GRPC.OUT_OF_RANGE,
+    etcdMessage: "etcdserver: mvcc: required revision has been compacted",
+  },
+  future_revision: {
+    code: GRPC.OUT_OF_RANGE,
+    etcdMessage: "etcdserver: mvcc: required revision is a future revision",
+  },
+  no_leader: { code: GRPC.UNAVAILABLE, etcdMessage: "etcdserver: no leader" },
+  leader_changed: { code: GRPC.UNAVAILABLE, etcdMessage: "etcdserver: leader changed" },
+  timeout: { code: GRPC.UNAVAILABLE, etcdMessage: "etcdserver: request timed out" },
+  stopped: { code: GRPC.UNAVAILABLE, etcdMessage: "etcdserver: server stopped" },
+  internal: { code: GRPC.INTERNAL },
+};
+
+/** grpc-gateway v1 runtime.HTTPStatusFromCode for the codes above. */
+function httpStatusOfGrpc(code: number): number {
+  switch (code) {
+    case GRPC.INVALID_ARGUMENT:
+    case GRPC.FAILED_PRECONDITION:
+    case GRPC.OUT_OF_RANGE:
+      return 400;
+    case GRPC.NOT_FOUND:
+      return 404;
+    case GRPC.UNAVAILABLE:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+/** `success[0].put.key` from a zod issue path. */
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const part of path) {
+    if (typeof part === "number") out += `[${part}]`;
+    else out += out === "" ? String(part) : `.${String(part)}`;
+  }
+  return out === "" ? "body" : out;
+}
+
+/**
+ * A zod error as invalid_argument: "<field path>: <problem>" for the first few issues.
+ * @returns CairnError "invalid_argument"
+ */
+export function fromZodError(err: z.core.$ZodError): CairnError {
+  const shown = err.issues.slice(0, 5).map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
+  if (err.issues.length > shown.length) shown.push(`and ${err.issues.length - shown.length} more`);
+  return new CairnError("invalid_argument", shown.join("; "));
+}
+
+function snakeCase(name: string): string {
+  return name.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`);
+}
+
+/** Normalizes anything thrown into a CairnError; logs what is not one. */
+export function toCairnError(err: unknown, c: Context, logger?: ApiLogger): CairnError {
+  if (err instanceof CairnError) return err;
+  if (err instanceof z.core.$ZodError) return fromZodError(err);
+  if (err instanceof HTTPException) {
+    if (err.status === 413) return new CairnError("payload_too_large", err.message || "payload too large");
+    if (err.status < 500) return new CairnError("invalid_argument", err.message || `HTTP ${err.status}`);
+  }
+  logger?.error({ err, method: c.req.method, path: c.req.path }, "internal error in API handler");
+  return new CairnError("internal", "internal error");
+}
+
+/**
+ * True for the etcd gateway paths (/v3/...), which answer errors in grpc-gateway's shape.
+ * @param path the request path
+ */
+export function isGatewayPath(path: string): boolean {
+  return path.startsWith("/v3/");
+}
+
+/**
+ * Builds the error response for `err` (the app's onError).
+ * @returns a JSON Response with the status and body described in the module comment
+ */
+export function errorResponse(err: unknown, c: Context, logger?: ApiLogger): Response {
+  const e = toCairnError(err, c, logger);
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (e.retryable) headers["retry-after"] = "1";
+  if (isGatewayPath(c.req.path)) {
+    const { code, etcdMessage } = GRPC_OF[e.code];
+    const message = etcdMessage ?? e.message;
+    return new Response(JSON.stringify({ error: message, code, message }), {
+      status: httpStatusOfGrpc(code),
+      headers,
+    });
+  }
+  const body: Record<string, unknown> = { code: e.code, message: e.message };
+  if (e.details) {
+    for (const [k, v] of Object.entries(e.details)) body[snakeCase(k)] = v;
+  }
+  return new Response(JSON.stringify({ error: body }), { status: HTTP_STATUS[e.code], headers });
+}

@@ -1,0 +1,433 @@
+/**
+ * One Cairn member: owns a RaftCore and is the only place that does I/O for it (DESIGN.md).
+ * The ready loop follows etcd-io/raft's Ready contract: persist hard state, entries and snapshot
+ * (fsync) → send messages → apply snapshot and committed entries in order → advance.
+ * Writes become proposals and resolve when this node applies their entry; linearizable reads
+ * go through batched ReadIndex (Raft thesis §6.4); serializable reads read local state.
+ */
+import { randomInt } from "node:crypto";
+import { EventEmitter } from "node:events";
+import { Packr } from "msgpackr";
+import type { Logger } from "pino";
+import { KvStore } from "../mvcc/store.ts";
+import type {
+  Command,
+  CommandResult,
+  CompactionRequest,
+  CompactionResponse,
+  DeleteRangeRequest,
+  DeleteRangeResponse,
+  PutRequest,
+  PutResponse,
+  RangeRequest,
+  RangeResponse,
+  TxnRequest,
+  TxnResponse,
+} from "../mvcc/types.ts";
+import { RaftCore } from "../raft/core.ts";
+import { type Entry, EntryType, type Message, type NodeId, type Snapshot, type SoftState } from "../raft/types.ts";
+import type { RaftStorage } from "../storage/types.ts";
+import type { Transport } from "../transport/types.ts";
+import { CairnError } from "../util/errors.ts";
+import { MAX_PENDING_PROPOSALS, NO_LEADER_WAIT_MS, REQUEST_TIMEOUT_MS } from "../util/limits.ts";
+import { seededRandom } from "../util/random.ts";
+import { Membership } from "./membership.ts";
+import { decodeProposal, encodeProposal, type Proposal, ProposalKind } from "./proposal.ts";
+import { ReadIndexBatcher } from "./read-index.ts";
+import type {
+  ClusterHeader,
+  KvService,
+  MemberInfo,
+  NodeStatus,
+  ReadConsistency,
+} from "./service.ts";
+import { AppliedIndexWaiters, WaitRegistry } from "./waiters.ts";
+
+/** Options of one node. Times in ms. */
+export interface CairnNodeOptions {
+  memberId: string;
+  clusterId: string;
+  name: string;
+  /** Bootstrap members (from --initial-cluster), ids derived by server/ids.ts. */
+  initialMembers: { id: string; name: string; peerUrls: string[] }[];
+  /** This member's advertised client URLs, published through Raft. */
+  clientUrls: string[];
+  storage: RaftStorage;
+  heartbeatIntervalMs: number;
+  electionTimeoutMs: number;
+  /** Applied entries between snapshots (--snapshot-count). */
+  snapshotCount: number;
+  logger: Logger;
+  version: string;
+  /** Seed of Raft's randomness; default a random one (logged). */
+  raftSeed?: number;
+}
+
+const packr = new Packr({ useRecords: false });
+const READ_INDEX_RETRY_MS = 500;
+const PUBLISH_RETRY_MS = 2_000;
+
+/**
+ * A running member. Create with {@link CairnNode.start}; connect peers with `setTransport`.
+ * Emits "fatal" (Error) when durable storage fails: the process must exit, continuing could
+ * acknowledge writes that are not on disk.
+ */
+export class CairnNode extends EventEmitter implements KvService {
+  private readonly kv = new KvStore();
+  private readonly membership: Membership;
+  private readonly raft: RaftCore;
+  private transport: Transport | null = null;
+  private readonly proposals = new WaitRegistry<CommandResult>();
+  private readonly appliedWaiters = new AppliedIndexWaiters();
+  private readonly reads: ReadIndexBatcher;
+  private leaderWaiters: (() => void)[] = [];
+  private appliedIndex: number;
+  private snapshotIndex: number;
+  private seq = Date.now() * 1000;
+  private softState: SoftState = { leader: "", role: "follower" };
+  private ticker: NodeJS.Timeout | null = null;
+  private publishTimer: NodeJS.Timeout | null = null;
+  private processing = false;
+  private scheduled = false;
+  private stopped = false;
+  private loopDone: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly opts: CairnNodeOptions,
+    init: { raft: RaftCore; membership: Membership; applied: number },
+  ) {
+    super();
+    this.raft = init.raft;
+    this.membership = init.membership;
+    this.appliedIndex = init.applied;
+    this.snapshotIndex = init.applied;
+    this.reads = new ReadIndexBatcher(
+      {
+        requestReadIndex: (ctx) => {
+          this.raft.readIndex(ctx);
+          this.schedule();
+        },
+        waitApplied: (index) => this.appliedWaiters.waitFor(index, this.appliedIndex),
+        nowMs: () => Date.now(),
+      },
+      READ_INDEX_RETRY_MS,
+      REQUEST_TIMEOUT_MS,
+    );
+  }
+
+  /**
+   * Loads persisted state, restores the state machine from the newest snapshot, builds the
+   * Raft core and starts the ticker. Committed entries after the snapshot are re-applied by the
+   * ready loop. @throws StorageCorruptError from storage.load()
+   */
+  static async start(opts: CairnNodeOptions): Promise<CairnNode> {
+    const persisted = await opts.storage.load();
+    const membership = new Membership(opts.initialMembers);
+    const node0 = { membership, applied: 0 };
+    const seed = opts.raftSeed ?? randomInt(2 ** 31);
+    opts.logger.info({ raftSeed: seed }, "raft randomness seeded");
+    if (persisted.snapshot) {
+      node0.applied = persisted.snapshot.metadata.index;
+    }
+    const electionTick = Math.max(2, Math.round(opts.electionTimeoutMs / opts.heartbeatIntervalMs));
+    const raft = new RaftCore(
+      {
+        id: opts.memberId,
+        electionTick,
+        heartbeatTick: 1,
+        random: seededRandom(seed),
+        logger: opts.logger,
+      },
+      {
+        hardState: persisted.hardState,
+        snapshot: persisted.snapshot,
+        entries: persisted.entries,
+        confState: { voters: membership.voterIds(), learners: [] },
+        applied: node0.applied,
+      },
+    );
+    const node = new CairnNode(opts, { raft, membership, applied: node0.applied });
+    if (persisted.snapshot) node.restoreSnapshot(persisted.snapshot);
+    node.ticker = setInterval(() => node.onTick(), opts.heartbeatIntervalMs);
+    const voters = membership.voterIds();
+    if (voters.length === 1 && voters[0] === opts.memberId) node.raft.campaign();
+    node.schedule();
+    node.publishAttributes();
+    return node;
+  }
+
+  /** Connects the peer transport (messages produced from now on are sent through it). */
+  setTransport(transport: Transport): void {
+    this.transport = transport;
+  }
+
+  /** Feeds a message received from a peer. */
+  step(msg: Message): void {
+    if (this.stopped) return;
+    this.raft.step(msg);
+    this.schedule();
+  }
+
+  /** The transport could not reach `peer`. */
+  reportUnreachable(peer: NodeId): void {
+    if (this.stopped) return;
+    this.raft.reportUnreachable(peer);
+    this.schedule();
+  }
+
+  /** A snapshot send to `peer` finished. */
+  reportSnapshot(peer: NodeId, ok: boolean): void {
+    if (this.stopped) return;
+    this.raft.reportSnapshot(peer, ok);
+    this.schedule();
+  }
+
+  get memberId(): string {
+    return this.opts.memberId;
+  }
+
+  /** Stops ticking, fails every waiting request with "stopped", waits for the ready loop, closes storage. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.ticker) clearInterval(this.ticker);
+    if (this.publishTimer) clearTimeout(this.publishTimer);
+    const err = new CairnError("stopped", "the member is shutting down");
+    this.proposals.rejectAll(err);
+    this.reads.failAll(err);
+    for (const w of this.leaderWaiters.splice(0)) w();
+    await this.loopDone;
+    await this.opts.storage.close();
+  }
+
+  // ---- KvService ----------------------------------------------------------------------------
+
+  async range(req: RangeRequest, consistency: ReadConsistency): Promise<RangeResponse> {
+    if (consistency === "linearizable") await this.linearizableBarrier();
+    return this.kv.range(req);
+  }
+
+  async put(req: PutRequest): Promise<PutResponse> {
+    return (await this.proposeCommand({ op: "put", req })) as PutResponse;
+  }
+
+  async deleteRange(req: DeleteRangeRequest): Promise<DeleteRangeResponse> {
+    return (await this.proposeCommand({ op: "deleteRange", req })) as DeleteRangeResponse;
+  }
+
+  async txn(req: TxnRequest, consistency: ReadConsistency = "linearizable"): Promise<TxnResponse> {
+    if (isReadOnlyTxn(req)) {
+      if (consistency === "linearizable") await this.linearizableBarrier();
+      return this.kv.apply({ op: "txn", req }) as TxnResponse;
+    }
+    return (await this.proposeCommand({ op: "txn", req })) as TxnResponse;
+  }
+
+  async compact(req: CompactionRequest): Promise<CompactionResponse> {
+    return (await this.proposeCommand({ op: "compact", req })) as CompactionResponse;
+  }
+
+  async members(): Promise<MemberInfo[]> {
+    return this.membership.list();
+  }
+
+  async status(): Promise<NodeStatus> {
+    const rs = this.raft.status();
+    const me = this.membership.get(this.opts.memberId);
+    return {
+      clusterId: this.opts.clusterId,
+      memberId: this.opts.memberId,
+      name: this.opts.name,
+      version: this.opts.version,
+      leader: rs.leader,
+      isLeader: rs.leader === this.opts.memberId,
+      isLearner: me?.isLearner ?? false,
+      raftTerm: rs.term,
+      raftIndex: rs.lastIndex,
+      commitIndex: rs.commit,
+      appliedIndex: this.appliedIndex,
+      revision: this.kv.revision,
+      compactRevision: this.kv.compactRevision,
+      dbSizeBytes: await this.opts.storage.sizeBytes(),
+      errors: rs.leader ? [] : ["etcdserver: no leader"],
+    };
+  }
+
+  async health(): Promise<{ health: boolean; reason?: string }> {
+    if (!this.softState.leader) return { health: false, reason: "RAFT NO LEADER" };
+    try {
+      await this.linearizableBarrier();
+      return { health: true };
+    } catch (err) {
+      return { health: false, reason: (err as Error).message };
+    }
+  }
+
+  header(): ClusterHeader {
+    return { clusterId: this.opts.clusterId, memberId: this.opts.memberId, raftTerm: this.raft.status().term };
+  }
+
+  // ---- proposals and reads --------------------------------------------------------------------
+
+  private async proposeCommand(command: Command): Promise<CommandResult> {
+    return this.propose({ kind: ProposalKind.Kv, origin: this.opts.memberId, seq: ++this.seq, command });
+  }
+
+  private async propose(p: Proposal): Promise<CommandResult> {
+    this.assertRunning();
+    if (this.proposals.size >= MAX_PENDING_PROPOSALS) {
+      throw new CairnError("too_many_requests", "etcdserver: too many requests");
+    }
+    await this.waitForLeader();
+    const done = this.proposals.wait(p.seq, REQUEST_TIMEOUT_MS, "etcdserver: request timed out");
+    try {
+      this.raft.propose([encodeProposal(p)]);
+    } catch (err) {
+      this.proposals.reject(p.seq, err as Error);
+    }
+    this.schedule();
+    return done;
+  }
+
+  private async linearizableBarrier(): Promise<void> {
+    this.assertRunning();
+    await this.waitForLeader();
+    await this.reads.barrier();
+  }
+
+  private waitForLeader(): Promise<void> {
+    if (this.softState.leader) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.leaderWaiters = this.leaderWaiters.filter((w) => w !== wake);
+        reject(new CairnError("no_leader", "etcdserver: no leader"));
+      }, NO_LEADER_WAIT_MS);
+      const wake = () => {
+        clearTimeout(timer);
+        if (this.stopped) reject(new CairnError("stopped", "the member is shutting down"));
+        else resolve();
+      };
+      this.leaderWaiters.push(wake);
+    });
+  }
+
+  private assertRunning(): void {
+    if (this.stopped) throw new CairnError("stopped", "the member is shutting down");
+  }
+
+  /** Publishes this member's name and client URLs through Raft until it is applied (etcd: publishV3). */
+  private publishAttributes(): void {
+    if (this.stopped) return;
+    const attributes = { memberId: this.opts.memberId, name: this.opts.name, clientUrls: this.opts.clientUrls };
+    this.propose({ kind: ProposalKind.MemberAttributes, origin: this.opts.memberId, seq: ++this.seq, attributes })
+      .then(() => this.opts.logger.info({ attributes }, "published member attributes"))
+      .catch(() => {
+        this.publishTimer = setTimeout(() => this.publishAttributes(), PUBLISH_RETRY_MS);
+      });
+  }
+
+  // ---- the ready loop -------------------------------------------------------------------------
+
+  private onTick(): void {
+    this.raft.tick();
+    this.schedule();
+  }
+
+  /** Runs the ready loop soon (coalesces many triggers into one pass). */
+  private schedule(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.processing) return;
+      this.loopDone = this.runReadyLoop();
+    });
+  }
+
+  private async runReadyLoop(): Promise<void> {
+    this.processing = true;
+    try {
+      while (!this.stopped && this.raft.hasReady()) {
+        const rd = this.raft.ready();
+        if (rd.softState) this.onSoftState(rd.softState);
+        if (rd.snapshot) await this.opts.storage.saveSnapshot(rd.snapshot);
+        if (rd.hardState || rd.entries.length > 0) {
+          await this.opts.storage.append(rd.hardState ?? null, rd.entries);
+        }
+        if (rd.messages.length > 0) this.transport?.send(rd.messages);
+        if (rd.snapshot) this.restoreSnapshot(rd.snapshot);
+        for (const entry of rd.committedEntries) this.applyEntry(entry);
+        this.appliedWaiters.advance(this.appliedIndex);
+        for (const rs of rd.readStates) this.reads.onReadState(rs);
+        this.raft.advance(rd);
+        await this.maybeSnapshot();
+      }
+    } catch (err) {
+      this.opts.logger.fatal({ err }, "ready loop failed; stopping the member");
+      this.emit("fatal", err);
+    } finally {
+      this.processing = false;
+    }
+    // Triggers that arrived during the last await ran no loop: check once more.
+    if (!this.stopped && this.raft.hasReady()) this.schedule();
+  }
+
+  private onSoftState(ss: SoftState): void {
+    const wasLeader = this.softState.role === "leader";
+    this.softState = ss;
+    if (ss.leader) for (const w of this.leaderWaiters.splice(0)) w();
+    if (wasLeader && ss.role !== "leader") {
+      // hashicorp/raft: pending proposals fail when a leader steps down; they may still commit.
+      this.proposals.rejectAll(new CairnError("leader_changed", "etcdserver: leader changed"));
+    }
+    this.opts.logger.info({ leader: ss.leader, role: ss.role }, "raft soft state changed");
+  }
+
+  private applyEntry(entry: Entry): void {
+    this.appliedIndex = entry.index;
+    if (entry.type !== EntryType.Normal || entry.data.length === 0) return;
+    const p = decodeProposal(entry.data);
+    const mine = p.origin === this.opts.memberId;
+    if (p.kind === ProposalKind.MemberAttributes) {
+      this.membership.applyAttributes(p.attributes);
+      if (mine) this.proposals.resolve(p.seq, { header: { revision: this.kv.revision } });
+      return;
+    }
+    try {
+      const result = this.kv.apply(p.command);
+      if (mine) this.proposals.resolve(p.seq, result);
+    } catch (err) {
+      if (!(err instanceof CairnError)) throw err;
+      if (mine) this.proposals.reject(p.seq, err);
+    }
+  }
+
+  private restoreSnapshot(snapshot: Snapshot): void {
+    const data = packr.unpack(snapshot.data) as { kv: Uint8Array; members: Uint8Array };
+    this.kv.restore(data.kv);
+    this.membership.restore(data.members);
+    this.appliedIndex = snapshot.metadata.index;
+    this.snapshotIndex = snapshot.metadata.index;
+  }
+
+  /** Takes a snapshot every `snapshotCount` applied entries and lets Raft and storage drop old entries. */
+  private async maybeSnapshot(): Promise<void> {
+    if (this.appliedIndex - this.snapshotIndex < this.opts.snapshotCount) return;
+    const status = this.raft.status();
+    const snapshot: Snapshot = {
+      metadata: { index: this.appliedIndex, term: status.appliedTerm, confState: status.confState },
+      data: packr.pack({ kv: this.kv.snapshot(), members: this.membership.snapshot() }) as Uint8Array,
+    };
+    await this.opts.storage.saveSnapshot(snapshot);
+    this.raft.compact(snapshot);
+    await this.opts.storage.compact(snapshot.metadata.index);
+    this.snapshotIndex = snapshot.metadata.index;
+    this.opts.logger.info({ index: snapshot.metadata.index, bytes: snapshot.data.length }, "saved snapshot");
+  }
+}
+
+/** A txn with only range operations (recursively) changes nothing and need not go through Raft. */
+function isReadOnlyTxn(req: TxnRequest): boolean {
+  const ops = [...req.success, ...req.failure];
+  return ops.every((op) => "requestRange" in op || ("requestTxn" in op && isReadOnlyTxn(op.requestTxn)));
+}

@@ -1,0 +1,56 @@
+/**
+ * Limits and timings of the peer transport, with their units and reasons. Shared limits (queue
+ * length per peer) live in src/util/limits.ts.
+ */
+
+/**
+ * Largest frame on a message stream (bytes of one msgpack batch). A single MsgApp carries at most
+ * MAX_APPEND_BYTES (1 MiB) of entries plus one over-limit entry (up to the max request bytes), so
+ * 16 MiB leaves ample room while stopping a corrupt length prefix from allocating gigabytes.
+ */
+export const MAX_STREAM_FRAME_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Largest body of a snapshot request (one frame holding one MsgSnap). Snapshots are sent whole;
+ * etcd's default quota (--quota-backend-bytes 2 GiB) is larger, but a Cairn dev/test snapshot is far
+ * below this. A snapshot larger than this is reported as failed (onSnapshotSent(peer, false)).
+ */
+export const MAX_SNAPSHOT_REQUEST_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Target bytes of one batch frame on a stream: the sender stops adding messages to a batch past it
+ * (estimate), so one frame never approaches MAX_STREAM_FRAME_BYTES and heartbeats are not held
+ * behind a huge write.
+ */
+export const BATCH_TARGET_BYTES = 4 * 1024 * 1024;
+
+/** Most messages in one batch frame (bounds the decode work of one frame on the receiver). */
+export const MAX_BATCH_MESSAGES = 1024;
+
+/** Longest wait for a TCP+TLS+HTTP/2 connection to a peer before it counts as unreachable (ms). etcd: DefaultDialTimeout 1 s. */
+export const DEFAULT_DIAL_TIMEOUT_MS = 1_000;
+
+/** First back-off after a failed connection to a peer (ms); etcd rafthttp retries streams every 100 ms. */
+export const DEFAULT_RECONNECT_MIN_MS = 100;
+
+/** Longest back-off between reconnection attempts to a peer (ms); doubling from the minimum stops here. */
+export const DEFAULT_RECONNECT_MAX_MS = 2_000;
+
+/**
+ * Interval of HTTP/2 PINGs on a peer session (ms). A ping not acknowledged by the next interval
+ * marks the session dead (a frozen or partitioned peer whose TCP connection stays open), like
+ * etcd's ConnReadTimeout (5 s) on its stream reader.
+ */
+export const DEFAULT_PING_INTERVAL_MS = 2_500;
+
+/** Idle time after which an in-flight snapshot request is abandoned as failed (ms). */
+export const SNAPSHOT_IDLE_TIMEOUT_MS = 30_000;
+
+/** Longest wait of probeClusterId for an answer (ms) before resolving null. */
+export const PROBE_TIMEOUT_MS = 1_000;
+
+/** Largest body of a GET /cairn/cluster answer read by probeClusterId (bytes). */
+export const MAX_PROBE_RESPONSE_BYTES = 4 * 1024;
+
+/** HTTP/2 initial flow-control window per stream (bytes): 1 MiB lets one MsgApp go out in one round trip (default is 64 KiB). */
+export const HTTP2_INITIAL_WINDOW_BYTES = 1024 * 1024;

@@ -1,0 +1,23 @@
+/**
+ * Wire constants of the peer protocol (HTTP/2 paths and headers). Every request carries the
+ * sender's cluster id and member id; the receiver refuses a different cluster id with 412, as etcd
+ * rafthttp does ("request cluster ID mismatch", header X-Etcd-Cluster-ID).
+ */
+
+/** Long-lived request: body is a sequence of frames (4-byte big-endian length + msgpack array of messages). */
+export const RAFT_STREAM_PATH = "/cairn/raft/stream";
+/** One MsgSnap per request: body is one frame holding an array of exactly one message. */
+export const RAFT_SNAPSHOT_PATH = "/cairn/raft/snapshot";
+/** GET: `{"clusterId": string, "memberId": string}` of the answering member. */
+export const CLUSTER_PATH = "/cairn/cluster";
+
+/** Header: cluster id of the sender (request) or of the answering member (response). */
+export const CLUSTER_ID_HEADER = "x-cairn-cluster-id";
+/** Header: member id of the sender (request) or of the answering member (response). */
+export const MEMBER_ID_HEADER = "x-cairn-member-id";
+
+/** Body of the 412 answer to a request from another cluster (etcd rafthttp's text). */
+export const CLUSTER_ID_MISMATCH_MESSAGE = "request cluster ID mismatch";
+
+/** Content type of frame bodies. */
+export const FRAME_CONTENT_TYPE = "application/x-cairn-raft-frames";
