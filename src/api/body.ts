@@ -1,8 +1,9 @@
 /**
- * Request body reading under `--max-request-bytes` (etcd's limit on one request). The declared
- * Content-Length is checked first (nothing is read when it is over), then the bytes actually
- * received are counted while streaming, so a body without a length (chunked, HTTP/2 DATA frames)
- * or with a wrong one cannot get past the limit either.
+ * Request body reading under `--max-request-bytes` (etcd's limit on one request). A declared
+ * Content-Length over the limit is refused before anything is read; a body with a length is read
+ * through the runtime's buffered fast path and its size checked again; a body without one
+ * (chunked HTTP/1.1, HTTP/2 without content-length) is streamed and its bytes counted, so it
+ * stops at the limit.
  */
 import type { Context } from "hono";
 import { CairnError, invalidArgument } from "../util/errors.ts";
@@ -22,7 +23,18 @@ function tooLarge(bytes: number | string, maxRequestBytes: number): CairnError {
  */
 export async function readBodyBytes(c: Context, maxRequestBytes: number): Promise<Uint8Array> {
   const declared = c.req.header("content-length");
-  if (declared !== undefined && Number(declared) > maxRequestBytes) throw tooLarge(declared, maxRequestBytes);
+  if (declared !== undefined) {
+    const length = Number(declared);
+    if (length > maxRequestBytes) throw tooLarge(declared, maxRequestBytes);
+    if (Number.isSafeInteger(length) && c.req.header("transfer-encoding") === undefined) {
+      // HTTP/1.1 framing and nghttp2 (HTTP/2) both hold the body to its Content-Length, so the
+      // runtime's buffered read (@hono/node-server reads the socket without web streams) is safe;
+      // the count is checked again anyway.
+      const bytes = new Uint8Array(await c.req.raw.arrayBuffer());
+      if (bytes.byteLength > maxRequestBytes) throw tooLarge(bytes.byteLength, maxRequestBytes);
+      return bytes;
+    }
+  }
   const body = c.req.raw.body;
   if (body === null) return new Uint8Array(0);
   const reader = body.getReader();
@@ -57,12 +69,14 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 /**
  * Reads and parses a JSON request body (whatever its Content-Type: `curl -d` sends form encoding,
  * and etcd's gateway accepts that too).
+ * @param emptyAs what an empty body stands for; absent = an empty body is an error. etcd's gateway
+ *   reads an empty body as the empty message (grpc-gateway ignores io.EOF), so /v3 passes `{}`.
  * @returns the parsed value (unknown: validate it with a schema)
  * @throws CairnError "payload_too_large" over `maxRequestBytes`
  * @throws CairnError "invalid_argument" when the body is empty, not UTF-8 or not JSON; the message
  *   names line and column, and details carry `line` and `column`
  */
-export async function readJsonBody(c: Context, maxRequestBytes: number): Promise<unknown> {
+export async function readJsonBody(c: Context, maxRequestBytes: number, emptyAs?: object): Promise<unknown> {
   const bytes = await readBodyBytes(c, maxRequestBytes);
   let text: string;
   try {
@@ -70,7 +84,10 @@ export async function readJsonBody(c: Context, maxRequestBytes: number): Promise
   } catch {
     throw invalidArgument("request body is not valid UTF-8");
   }
-  if (text.trim() === "") throw invalidArgument("request body is empty, expected a JSON object");
+  if (text.trim() === "") {
+    if (emptyAs) return emptyAs;
+    throw invalidArgument("request body is empty, expected a JSON object");
+  }
   try {
     return JSON.parse(text);
   } catch (e) {

@@ -3,7 +3,7 @@
  * into the contract's response:
  * - /v1 and the rest: HTTP status by code + `{"error":{"code","message",...details}}` (details in
  *   snake_case, e.g. "compact_revision"); retryable codes (src/util/errors.ts RETRYABLE_CODES)
- *   → 503 with `Retry-After: 1`.
+ *   → 503 (too_many_requests: 429) with `Retry-After: 1`.
  * - /v3 (etcd's JSON gateway): etcd 3.4 grpc-gateway's body `{"error","code","message"}` with the
  *   gRPC code and etcd's message text (etcd api/v3rpc/rpctypes/error.go), and the HTTP status
  *   grpc-gateway derives from that code (runtime.HTTPStatusFromCode).
@@ -35,14 +35,15 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   leader_changed: 503,
   timeout: 503,
   stopped: 503,
+  too_many_requests: 429,
   internal: 500,
 };
 
 /** gRPC status codes (google.golang.org/grpc/codes) used on /v3. */
 const GRPC = {
-  UNKNOWN: 2,
   INVALID_ARGUMENT: 3,
   NOT_FOUND: 5,
+  RESOURCE_EXHAUSTED: 8,
   FAILED_PRECONDITION: 9,
   OUT_OF_RANGE: 11,
   INTERNAL: 13,
@@ -69,6 +70,7 @@ const GRPC_OF: Readonly<Record<ErrorCode, { code: number; etcdMessage?: string }
   leader_changed: { code: GRPC.UNAVAILABLE, etcdMessage: "etcdserver: leader changed" },
   timeout: { code: GRPC.UNAVAILABLE, etcdMessage: "etcdserver: request timed out" },
   stopped: { code: GRPC.UNAVAILABLE, etcdMessage: "etcdserver: server stopped" },
+  too_many_requests: { code: GRPC.RESOURCE_EXHAUSTED, etcdMessage: "etcdserver: too many requests" },
   internal: { code: GRPC.INTERNAL },
 };
 
@@ -81,6 +83,8 @@ function httpStatusOfGrpc(code: number): number {
       return 400;
     case GRPC.NOT_FOUND:
       return 404;
+    case GRPC.RESOURCE_EXHAUSTED:
+      return 429;
     case GRPC.UNAVAILABLE:
       return 503;
     default:
@@ -150,7 +154,10 @@ export function errorResponse(err: unknown, c: Context, logger?: ApiLogger): Res
   }
   const body: Record<string, unknown> = { code: e.code, message: e.message };
   if (e.details) {
-    for (const [k, v] of Object.entries(e.details)) body[snakeCase(k)] = v;
+    for (const [k, v] of Object.entries(e.details)) {
+      const name = snakeCase(k);
+      if (name !== "code" && name !== "message") body[name] = v;
+    }
   }
   return new Response(JSON.stringify({ error: body }), { status: HTTP_STATUS[e.code], headers });
 }

@@ -121,7 +121,8 @@ export function locateJsonError(text: string): JsonSyntaxError | undefined {
   /** Scans `"key" :` inside an object. */
   const scanKey = (): JsonSyntaxError | undefined => {
     skipWs();
-    if (text[i] !== '"') return fail(`unexpected ${describe(text, i)}, expected a property name in quotes`, i);
+    if (text[i] !== '"')
+      return fail(`unexpected ${describe(text, i)}, expected a property name in quotes`, i);
     const err = scanString();
     if (err) return err;
     skipWs();

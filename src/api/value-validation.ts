@@ -70,11 +70,14 @@ export function validateValue(contentType: string | undefined, value: Uint8Array
   }
   switch (syntax) {
     case "JSON":
-      return checkJson(text, what);
+      checkJson(text, what);
+      return;
     case "YAML":
-      return checkYaml(text, what);
+      checkYaml(text, what);
+      return;
     case "TOML":
-      return checkToml(text, what);
+      checkToml(text, what);
+      return;
   }
 }
 

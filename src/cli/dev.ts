@@ -27,7 +27,8 @@ export interface DevMember {
 export function devMembers(nodes: number, basePort: number, dir: string): DevMember[] {
   return Array.from({ length: nodes }, (_, i) => {
     const clientPort = basePort + (i === 0 ? 0 : (i + 1) * 10_000);
-    if (clientPort + 1 > 65_535) throw new Error(`--base-port ${basePort}: member ${i + 1} would need port ${clientPort + 1}`);
+    if (clientPort + 1 > 65_535)
+      throw new Error(`--base-port ${basePort}: member ${i + 1} would need port ${clientPort + 1}`);
     const name = `infra${i + 1}`;
     return {
       name,
@@ -105,7 +106,8 @@ export async function runDev(argv: string[]): Promise<void> {
       process.stderr.write(`[${m.name}] ${chunk}`);
     });
     child.on("exit", (code, signal) => {
-      if (!stopping) process.stderr.write(`[${m.name}] exited (code ${code}, signal ${signal}); log: ${logFile}\n`);
+      if (!stopping)
+        process.stderr.write(`[${m.name}] exited (code ${code}, signal ${signal}); log: ${logFile}\n`);
     });
     children.push(child);
   }
@@ -132,8 +134,13 @@ export async function runDev(argv: string[]): Promise<void> {
   const endpoints = members.map((m) => m.clientUrl).join(",");
   process.stdout.write(
     [
-      healthy ? `Cairn dev cluster of ${nodes} members is up (data: ${dir}).` : "Cairn dev cluster started but is not healthy yet; see the logs.",
-      ...members.map((m) => `  ${m.name}  client ${m.clientUrl}  peer ${m.peerUrl}  log ${path.join(dir, `${m.name}.log`)}`),
+      healthy
+        ? `Cairn dev cluster of ${nodes} members is up (data: ${dir}).`
+        : "Cairn dev cluster started but is not healthy yet; see the logs.",
+      ...members.map(
+        (m) =>
+          `  ${m.name}  client ${m.clientUrl}  peer ${m.peerUrl}  log ${path.join(dir, `${m.name}.log`)}`,
+      ),
       "",
       "Try:",
       `  curl -X PUT --data-binary '{"feature":true}' -H 'Content-Type: application/json' ${members[0]!.clientUrl}/v1/kv/config/app`,

@@ -2,7 +2,7 @@
  * `cairn serve`: runs one member until SIGINT/SIGTERM. Configuration errors and refused starts
  * print one plain message and exit 1 (etcd exits 1 as well).
  */
-import { ConfigError, parseServeConfig } from "../server/config.ts";
+import { ConfigError, formatServeHelp, parseServeConfig } from "../server/config.ts";
 import { StartupError, startServer } from "../server/server.ts";
 import { StorageCorruptError } from "../storage/types.ts";
 
@@ -12,12 +12,17 @@ export async function runServe(argv: string[]): Promise<void> {
   try {
     config = parseServeConfig(argv, process.env);
   } catch (err) {
+    if (err instanceof ConfigError && err.helpRequested) {
+      process.stdout.write(formatServeHelp());
+      process.exit(0);
+    }
     if (err instanceof ConfigError) {
       process.stderr.write(`cairn serve: ${err.message}\n`);
       process.exit(2);
     }
     throw err;
   }
+  for (const warning of config.warnings) process.stderr.write(`cairn serve: warning: ${warning}\n`);
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
     server = await startServer(config);

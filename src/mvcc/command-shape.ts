@@ -6,8 +6,8 @@
 import { invalidArgument } from "../util/errors.ts";
 import type {
   Command,
-  Compare,
   CompactionRequest,
+  Compare,
   DeleteRangeRequest,
   PutRequest,
   RangeRequest,

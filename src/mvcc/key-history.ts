@@ -75,7 +75,10 @@ export class KeyHistory {
   append(e: HistoryEntry): void {
     const last = this.latest;
     assert(last === undefined || last.modRevision < e.modRevision, "key history: revisions must increase");
-    assert(!e.tombstone || (last !== undefined && !last.tombstone), "key history: tombstone of a missing key");
+    assert(
+      !e.tombstone || (last !== undefined && !last.tombstone),
+      "key history: tombstone of a missing key",
+    );
     this.entries.push(e);
   }
 

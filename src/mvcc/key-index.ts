@@ -5,7 +5,7 @@
  */
 import { assert } from "../util/assert.ts";
 import { BTree, compareStrings } from "./btree.ts";
-import { type HistoryEntry, KEY_OVERHEAD_BYTES, KeyHistory, entryBytes } from "./key-history.ts";
+import { entryBytes, type HistoryEntry, KEY_OVERHEAD_BYTES, KeyHistory } from "./key-history.ts";
 import type { KeyInterval } from "./keys.ts";
 
 export class KeyIndex {

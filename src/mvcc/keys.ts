@@ -45,11 +45,6 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-/** True when both byte arrays hold the same bytes. */
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && compareBytes(a, b) === 0;
-}
-
 /**
  * The key interval a request names, as binary strings (see {@link keyString}), with etcd's
  * range_end rules (rpc.proto RangeRequest): `end` undefined = the single key `start`;

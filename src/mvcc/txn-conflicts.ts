@@ -10,7 +10,7 @@
  * writes each key at most once, i.e. one history entry per key per revision.
  */
 import { duplicateKeyError } from "./errors.ts";
-import { type KeyInterval, intervalContains, keyInterval, keyString } from "./keys.ts";
+import { intervalContains, type KeyInterval, keyInterval, keyString } from "./keys.ts";
 import type { RequestOp } from "./types.ts";
 
 /** The keys a list of ops may put and the intervals it may delete. */

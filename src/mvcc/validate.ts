@@ -26,6 +26,10 @@ const SORT_TARGETS: ReadonlySet<SortTarget> = new Set(["KEY", "VERSION", "CREATE
 const COMPARE_TARGETS: ReadonlySet<CompareTarget> = new Set(["VERSION", "CREATE", "MOD", "VALUE", "LEASE"]);
 const COMPARE_RESULTS: ReadonlySet<CompareResult> = new Set(["EQUAL", "GREATER", "LESS", "NOT_EQUAL"]);
 
+function checkObject(v: unknown, name: string): void {
+  if (typeof v !== "object" || v === null) throw invalidArgument(`${name} must be an object`);
+}
+
 function checkKey(key: unknown): void {
   if (!(key instanceof Uint8Array)) throw invalidArgument("key must be bytes");
   if (key.length === 0) throw emptyKeyError();
@@ -52,11 +56,13 @@ function checkOptionalBool(v: unknown, name: string): void {
  * etcd); sortOrder/sortTarget known.
  */
 export function validateRange(req: RangeRequest): void {
+  checkObject(req, "range request");
   checkKey(req.key);
   checkOptionalBytes(req.rangeEnd, "rangeEnd");
   checkOptionalInt(req.limit, "limit");
   checkOptionalInt(req.revision, "revision");
-  if (req.sortOrder !== undefined && !SORT_ORDERS.has(req.sortOrder)) throw invalidArgument("invalid sortOrder");
+  if (req.sortOrder !== undefined && !SORT_ORDERS.has(req.sortOrder))
+    throw invalidArgument("invalid sortOrder");
   if (req.sortTarget !== undefined && !SORT_TARGETS.has(req.sortTarget)) {
     throw invalidArgument("invalid sortTarget");
   }
@@ -69,6 +75,7 @@ export function validateRange(req: RangeRequest): void {
  * and no contentType (the kept value keeps its own); with ignoreLease no lease (etcd ErrGRPCLeaseProvided).
  */
 export function validatePut(req: PutRequest): void {
+  checkObject(req, "put request");
   checkKey(req.key);
   if (!(req.value instanceof Uint8Array)) throw invalidArgument("value must be bytes");
   checkOptionalInt(req.lease, "lease", 0);
@@ -91,6 +98,7 @@ export function validatePut(req: PutRequest): void {
 
 /** DeleteRangeRequest: non-empty key. */
 export function validateDeleteRange(req: DeleteRangeRequest): void {
+  checkObject(req, "delete request");
   checkKey(req.key);
   checkOptionalBytes(req.rangeEnd, "rangeEnd");
   checkOptionalBool(req.prevKv, "prevKv");
@@ -98,7 +106,7 @@ export function validateDeleteRange(req: DeleteRangeRequest): void {
 
 /** Compare: non-empty key, known target and result, operand of the target's type. */
 export function validateCompare(c: Compare): void {
-  if (typeof c !== "object" || c === null) throw invalidArgument("invalid compare");
+  checkObject(c, "compare");
   checkKey(c.key);
   checkOptionalBytes(c.rangeEnd, "rangeEnd");
   if (!COMPARE_TARGETS.has(c.target)) throw invalidArgument("invalid compare target");
@@ -116,7 +124,7 @@ function validateOps(ops: RequestOp[], depth: number): void {
 }
 
 function validateOp(op: RequestOp, depth: number): void {
-  if (typeof op !== "object" || op === null) throw invalidArgument("invalid txn op");
+  checkObject(op, "txn op");
   if ("requestRange" in op) validateRange(op.requestRange);
   else if ("requestPut" in op) validatePut(op.requestPut);
   else if ("requestDeleteRange" in op) validateDeleteRange(op.requestDeleteRange);
@@ -126,9 +134,8 @@ function validateOp(op: RequestOp, depth: number): void {
 
 function validateTxnShape(req: TxnRequest, depth: number): void {
   if (depth > MAX_TXN_DEPTH) throw invalidArgument(`txns nested deeper than ${MAX_TXN_DEPTH}`);
-  if (typeof req !== "object" || req === null || !Array.isArray(req.compare)) {
-    throw invalidArgument("txn compare must be a list");
-  }
+  checkObject(req, "txn request");
+  if (!Array.isArray(req.compare)) throw invalidArgument("txn compare must be a list");
   for (const c of req.compare) validateCompare(c);
   validateOps(req.success, depth);
   validateOps(req.failure, depth);

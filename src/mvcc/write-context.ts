@@ -108,6 +108,8 @@ export class WriteContext {
 
   /**
    * Runs the branch of `req` chosen by `path` (see txnPath), nested txns included, in order.
+   * Response headers follow etcd's applyTxn: a put has the write revision, a delete or range the
+   * revision as of that op. A nested txn's header has the revision as of its end (etcd leaves it 0).
    * @param path compare outcomes, depth-first; `cursor.next` is advanced past the ones used
    */
   txn(req: TxnRequest, path: readonly boolean[], cursor: { next: number }): TxnResponse {

@@ -55,14 +55,20 @@ export class RaftLog {
     this.offsetTerm = snapshot?.metadata.term ?? 0;
     for (const e of entries) {
       if (e.index <= this.offsetIndex) continue;
-      assert(e.index === this.lastIndex() + 1, `log: persisted entry ${e.index} not contiguous after ${this.lastIndex()}`);
+      assert(
+        e.index === this.lastIndex() + 1,
+        `log: persisted entry ${e.index} not contiguous after ${this.lastIndex()}`,
+      );
       assert(e.term >= this.lastTerm(), `log: persisted entry ${e.index} has term ${e.term} below previous`);
       this.ents.push(e);
     }
     this.stableIndex = this.lastIndex();
     this.committed = Math.max(committed, this.offsetIndex);
     this.applied = applied;
-    assert(this.committed <= this.lastIndex(), `log: commit ${this.committed} beyond last index ${this.lastIndex()}`);
+    assert(
+      this.committed <= this.lastIndex(),
+      `log: commit ${this.committed} beyond last index ${this.lastIndex()}`,
+    );
     assert(applied >= this.offsetIndex, `log: applied ${applied} below snapshot index ${this.offsetIndex}`);
     assert(applied <= this.committed, `log: applied ${applied} beyond commit ${this.committed}`);
   }
@@ -151,7 +157,10 @@ export class RaftLog {
     const lastNewIndex = prev.index + entries.length;
     const conflict = this.findConflict(entries);
     if (conflict !== 0) {
-      assert(conflict > this.committed, `log: entry ${conflict} conflicts with committed ${this.committed} (§5.3)`);
+      assert(
+        conflict > this.committed,
+        `log: entry ${conflict} conflicts with committed ${this.committed} (§5.3)`,
+      );
       const first = entries[0];
       assert(first !== undefined && first.index === prev.index + 1, "log: entries do not follow prev");
       this.append(entries.slice(conflict - first.index));
@@ -168,8 +177,14 @@ export class RaftLog {
   append(entries: Entry[]): void {
     const first = entries[0];
     if (!first) return;
-    assert(first.index > this.committed, `log: append at ${first.index} would truncate committed ${this.committed}`);
-    assert(first.index <= this.lastIndex() + 1, `log: append at ${first.index} leaves a gap after ${this.lastIndex()}`);
+    assert(
+      first.index > this.committed,
+      `log: append at ${first.index} would truncate committed ${this.committed}`,
+    );
+    assert(
+      first.index <= this.lastIndex() + 1,
+      `log: append at ${first.index} leaves a gap after ${this.lastIndex()}`,
+    );
     assert(first.index > this.offsetIndex, `log: append at ${first.index} into compacted part`);
     if (first.index <= this.lastIndex()) {
       this.ents.length = first.index - this.offsetIndex - 1;

@@ -29,7 +29,10 @@ export class ProgressTracker {
 
   private static checked(cs: ConfState): ConfState {
     const all = [...cs.voters, ...cs.learners];
-    assert(new Set(all).size === all.length, `tracker: duplicate or overlapping members in ${JSON.stringify(cs)}`);
+    assert(
+      new Set(all).size === all.length,
+      `tracker: duplicate or overlapping members in ${JSON.stringify(cs)}`,
+    );
     return { voters: [...cs.voters].sort(), learners: [...cs.learners].sort() };
   }
 
@@ -73,8 +76,10 @@ export class ProgressTracker {
    */
   resetProgress(nextIndex: number, selfMatch: number, selfId: NodeId): void {
     this.progress.clear();
-    for (const id of this.confState.voters) this.progress.set(id, new Progress(nextIndex, this.maxInflight, false));
-    for (const id of this.confState.learners) this.progress.set(id, new Progress(nextIndex, this.maxInflight, true));
+    for (const id of this.confState.voters)
+      this.progress.set(id, new Progress(nextIndex, this.maxInflight, false));
+    for (const id of this.confState.learners)
+      this.progress.set(id, new Progress(nextIndex, this.maxInflight, true));
     const self = this.progress.get(selfId);
     if (self) self.maybeUpdate(selfMatch);
   }

@@ -7,6 +7,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import { Duplex } from "node:stream";
 import { getRequestListener } from "@hono/node-server";
 import type { Hono } from "hono";
 
@@ -33,10 +34,14 @@ export async function listenClient(app: Hono, url: string): Promise<ClientListen
     socket.once("close", () => sockets.delete(socket));
     socket.once("data", (chunk: Buffer) => {
       socket.pause();
-      socket.unshift(chunk);
       const isH2 = chunk.length >= 3 && chunk.toString("latin1", 0, 3) === "PRI";
-      (isH2 ? h2 : h1).emit("connection", socket);
-      socket.resume();
+      if (isH2) {
+        h2.emit("connection", replaying(socket, chunk));
+      } else {
+        socket.unshift(chunk);
+        h1.emit("connection", socket);
+        socket.resume();
+      }
     });
   });
   const host = u.hostname.replace(/^\[|\]$/g, "");
@@ -58,4 +63,36 @@ export async function listenClient(app: Hono, url: string): Promise<ClientListen
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * A duplex over `socket` that first yields `first` (bytes already read to sniff the protocol).
+ * Node's HTTP/2 session reads a net.Socket's handle directly, bypassing bytes put back with
+ * unshift(), so the h2c path goes through this JS stream instead.
+ */
+function replaying(socket: net.Socket, first: Buffer): Duplex {
+  const duplex = new Duplex({
+    read() {
+      socket.resume();
+    },
+    write(chunk, encoding, callback) {
+      socket.write(chunk, encoding, callback);
+    },
+    final(callback) {
+      socket.end(callback);
+    },
+    destroy(err, callback) {
+      socket.destroy(err ?? undefined);
+      callback(err);
+    },
+  });
+  duplex.push(first);
+  socket.on("data", (d: Buffer) => {
+    if (!duplex.push(d)) socket.pause();
+  });
+  socket.on("end", () => duplex.push(null));
+  socket.on("close", () => duplex.destroy());
+  socket.on("error", (err) => duplex.destroy(err));
+  socket.resume();
+  return duplex;
 }

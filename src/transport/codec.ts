@@ -81,7 +81,8 @@ function parseMessage(value: unknown, path: string, copy: boolean): Message {
     reject: boolean(m.reject, `${path}.reject`),
     rejectHint: count(m.rejectHint, `${path}.rejectHint`),
   };
-  if (m.snapshot !== undefined && m.snapshot !== null) msg.snapshot = snapshot(m.snapshot, `${path}.snapshot`, copy);
+  if (m.snapshot !== undefined && m.snapshot !== null)
+    msg.snapshot = snapshot(m.snapshot, `${path}.snapshot`, copy);
   if (m.context !== undefined && m.context !== null) msg.context = bytes(m.context, `${path}.context`, copy);
   return msg;
 }

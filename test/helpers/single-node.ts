@@ -7,7 +7,7 @@ import { CairnNode } from "../../src/server/node.ts";
 import type { KvService } from "../../src/server/service.ts";
 import { MemoryStorage } from "../../src/storage/memory.ts";
 
-/** Starts a one-member node; resolves when it is leader. */
+/** Starts a one-member node; resolves when it is leader and healthy. */
 export async function startSingleNode(): Promise<{ kv: KvService; node: CairnNode; stop(): Promise<void> }> {
   const memberId = "8e9e05c52164694d";
   const node = await CairnNode.start({
@@ -25,8 +25,8 @@ export async function startSingleNode(): Promise<{ kv: KvService; node: CairnNod
     raftSeed: 1,
   });
   const deadline = Date.now() + 5_000;
-  while (!(await node.status()).isLeader) {
-    if (Date.now() > deadline) throw new Error("single node did not become leader within 5 s");
+  while (!(await node.health()).health) {
+    if (Date.now() > deadline) throw new Error("single node did not become healthy within 5 s");
     await new Promise((r) => setTimeout(r, 5));
   }
   return { kv: node, node, stop: () => node.stop() };

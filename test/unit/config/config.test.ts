@@ -114,22 +114,30 @@ describe("three-member cluster", () => {
 
   it("rejects a name missing from --initial-cluster", () => {
     const msg = configError(() =>
-      parse(["--name=n9", "--initial-advertise-peer-urls=https://10.0.0.9:2380", `--initial-cluster=${cluster}`]),
+      parse([
+        "--name=n9",
+        "--initial-advertise-peer-urls=https://10.0.0.9:2380",
+        `--initial-cluster=${cluster}`,
+      ]),
     );
     expect(msg).toMatch(/^--initial-cluster: .*'n9'.*not in --initial-cluster/);
   });
 
   it("rejects peer URLs that differ from --initial-advertise-peer-urls", () => {
     const msg = configError(() =>
-      parse(["--name=n1", "--initial-advertise-peer-urls=https://10.0.0.7:2380", `--initial-cluster=${cluster}`]),
+      parse([
+        "--name=n1",
+        "--initial-advertise-peer-urls=https://10.0.0.7:2380",
+        `--initial-cluster=${cluster}`,
+      ]),
     );
     expect(msg).toMatch(/^--initial-cluster: peer URLs of 'n1' .*do not match --initial-advertise-peer-urls/);
   });
 
   it("rejects a URL given to two members and malformed entries", () => {
-    expect(configError(() => parse(["--initial-cluster=default=https://localhost:2380,x=https://localhost:2380"]))).toMatch(
-      /^--initial-cluster: peer URL https:\/\/localhost:2380 is given to both 'default' and 'x'/,
-    );
+    expect(
+      configError(() => parse(["--initial-cluster=default=https://localhost:2380,x=https://localhost:2380"])),
+    ).toMatch(/^--initial-cluster: peer URL https:\/\/localhost:2380 is given to both 'default' and 'x'/);
     expect(configError(() => parse(["--initial-cluster=https://localhost:2380"]))).toMatch(
       /^--initial-cluster: entry .* is not name=url/,
     );
@@ -231,7 +239,9 @@ describe("validation names the flag", () => {
     expect(configError(() => parse(["--listen-client-urls=http://localhost"]))).toMatch(
       /^--listen-client-urls: .*host and port required/,
     );
-    expect(configError(() => parse(["--listen-client-urls=localhost:2379"]))).toMatch(/^--listen-client-urls: /);
+    expect(configError(() => parse(["--listen-client-urls=localhost:2379"]))).toMatch(
+      /^--listen-client-urls: /,
+    );
     expect(configError(() => parse(["--listen-client-urls=http://localhost:2379/v1"]))).toMatch(
       /^--listen-client-urls: .*must not contain a path/,
     );
@@ -251,7 +261,10 @@ describe("validation names the flag", () => {
     );
     expect(
       configError(() =>
-        parse(["--initial-advertise-peer-urls=http://localhost:2380", "--initial-cluster=default=http://localhost:2380"]),
+        parse([
+          "--initial-advertise-peer-urls=http://localhost:2380",
+          "--initial-cluster=default=http://localhost:2380",
+        ]),
       ),
     ).toMatch(/^--initial-advertise-peer-urls: .*must use https/);
   });
@@ -260,7 +273,10 @@ describe("validation names the flag", () => {
     expect(configError(() => parse(["--listen-client-urls=http://0.0.0.0:2379"]))).toMatch(
       /^--advertise-client-urls: required because --listen-client-urls cannot be advertised/,
     );
-    const c = parse(["--listen-client-urls=http://0.0.0.0:2379", "--advertise-client-urls=http://10.1.1.1:2379"]);
+    const c = parse([
+      "--listen-client-urls=http://0.0.0.0:2379",
+      "--advertise-client-urls=http://10.1.1.1:2379",
+    ]);
     expect(c.listenClientUrls).toEqual(["http://0.0.0.0:2379"]);
     expect(c.advertiseClientUrls).toEqual(["http://10.1.1.1:2379"]);
     expect(configError(() => parse(["--advertise-client-urls=http://0.0.0.0:2379"]))).toMatch(
@@ -289,14 +305,16 @@ describe("validation names the flag", () => {
       /^--peer-cert-file: required \(peers always use mutual TLS\)/,
     );
     expect(configError(() => parseServeConfig([cert!, ca!], {}))).toMatch(/^--peer-key-file: required/);
-    expect(configError(() => parseServeConfig([cert!, key!], {}))).toMatch(/^--peer-trusted-ca-file: required/);
+    expect(configError(() => parseServeConfig([cert!, key!], {}))).toMatch(
+      /^--peer-trusted-ca-file: required/,
+    );
     const missing = join(dir, "nope.pem");
     expect(configError(() => parseServeConfig([cert!, key!, `--peer-trusted-ca-file=${missing}`], {}))).toBe(
       `--peer-trusted-ca-file: file not found: ${missing}`,
     );
-    expect(configError(() => parseServeConfig([`--peer-cert-file=${join(dir, "a-dir")}`, key!, ca!], {}))).toMatch(
-      /^--peer-cert-file: not a regular file/,
-    );
+    expect(
+      configError(() => parseServeConfig([`--peer-cert-file=${join(dir, "a-dir")}`, key!, ca!], {})),
+    ).toMatch(/^--peer-cert-file: not a regular file/);
     const fromEnv = parseServeConfig([], {
       CAIRN_PEER_CERT_FILE: join(dir, "cert.pem"),
       CAIRN_PEER_KEY_FILE: join(dir, "key.pem"),

@@ -7,7 +7,9 @@ const hex = (decimal: bigint): string => decimal.toString(16).padStart(16, "0");
 describe("memberIdFor (etcd computeMemberId)", () => {
   it("matches etcd's test vectors", () => {
     expect(memberIdFor(["http://10.0.0.8:2379"], "")).toBe(hex(14544069596553697298n));
-    expect(memberIdFor(["http://10.0.0.1:2379", "http://10.0.0.2:2379"], "")).toBe(hex(16552244735972308939n));
+    expect(memberIdFor(["http://10.0.0.1:2379", "http://10.0.0.2:2379"], "")).toBe(
+      hex(16552244735972308939n),
+    );
   });
 
   it("gives etcd's well-known default member id for http://localhost:2380 and token etcd-cluster", () => {

@@ -1,0 +1,246 @@
+/**
+ * Cairn next to a real etcd, in one run: start a three-member etcd 3.4, run every level of put /
+ * range-linearizable / range-serializable against its leader through the JSON gateway, stop it;
+ * then the same for a three-member Cairn; print one table and the verdict on Cairn's target
+ * (put throughput at 1 and 64 clients ≥ etcd's, p99 no worse).
+ *
+ *   npm run bench -- [--duration-ms 5000] [--levels 1,16,64,256] [--only etcd|cairn] [--json out.json]
+ *
+ * Exit code: 0 when every requested system ran without request errors, 2 otherwise (a system did not
+ * start, or a level had errors). The verdict does not change the exit code.
+ */
+import { writeFileSync } from "node:fs";
+import os from "node:os";
+import { Command, Option } from "commander";
+import { startCairnCluster } from "./cairn-cluster.ts";
+import { isShuttingDown, releaseAll } from "./cleanup.ts";
+import { etcdVersion, findEtcd, startEtcdCluster } from "./etcd-cluster.ts";
+import {
+  type LevelOptions,
+  type LevelResult,
+  type LoadTarget,
+  parseLevels,
+  populate,
+  runLevel,
+} from "./load.ts";
+import { printResults, printVerdict, verdict } from "./report.ts";
+import { makeWorkload, OPERATIONS, type Operation, type Workload } from "./workload.ts";
+
+/** Parsed command-line options. */
+interface CompareOptions {
+  durationMs: string;
+  warmupMs: string;
+  requests?: string;
+  timeoutMs: string;
+  levels: string;
+  ops: string;
+  only?: "etcd" | "cairn";
+  json?: string;
+  peerTls: boolean;
+  endpoints: "leader" | "all";
+  cairnRuntime: "node" | "bun";
+}
+
+/** A system that could not be benchmarked, and why. */
+interface Skipped {
+  target: string;
+  reason: string;
+  /** False only when etcd is simply not installed and was not asked for alone (Cairn runs on its own). */
+  failure: boolean;
+}
+
+function parseOptions(): CompareOptions {
+  return new Command("compare")
+    .description("benchmark Cairn and etcd 3.4 side by side through etcd's JSON gateway (loopback only)")
+    .option("--duration-ms <ms>", "measured time per level", "5000")
+    .option("--warmup-ms <ms>", "unrecorded warm-up per level", "1000")
+    .option("--requests <n>", "requests per level instead of --duration-ms")
+    .option("--timeout-ms <ms>", "per-request timeout (a request without answer counts as an error)", "10000")
+    .option("--levels <list>", "concurrent clients per level", "1,16,64,256")
+    .option("--ops <list>", `operations (${OPERATIONS.join(",")})`, OPERATIONS.join(","))
+    .addOption(new Option("--only <system>", "benchmark one system").choices(["etcd", "cairn"]))
+    .option("--json <file>", "also write the results as JSON")
+    .option("--no-peer-tls", "etcd peers over plain HTTP (Cairn's peers always use mTLS)")
+    .addOption(
+      new Option(
+        "--endpoints <which>",
+        "leader: every client on the leader; all: clients round-robin over members",
+      )
+        .choices(["leader", "all"])
+        .default("leader"),
+    )
+    .addOption(
+      new Option("--cairn-runtime <rt>", "runtime of Cairn's members")
+        .choices(["node", "bun"])
+        .default("node"),
+    )
+    .parse()
+    .opts<CompareOptions>();
+}
+
+/** Runs every operation × level against one target, printing progress on stderr. */
+async function benchTarget(
+  target: LoadTarget,
+  ops: Operation[],
+  levels: number[],
+  base: Omit<LevelOptions, "clients">,
+  w: Workload,
+): Promise<LevelResult[]> {
+  process.stderr.write(`${target.name}: writing ${w.keyCount} keys...\n`);
+  await populate(target.endpoints[0]!, w);
+  const results: LevelResult[] = [];
+  for (const op of ops) {
+    for (const clients of levels) {
+      if (isShuttingDown()) throw new Error("interrupted");
+      const r = await runLevel(target, op, { ...base, clients }, w);
+      process.stderr.write(
+        `${target.name} ${op} clients=${clients}: ${r.requestsPerSecond.toFixed(0)} req/s, ` +
+          `p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms${r.errors ? `, ${r.errors} ERRORS` : ""}\n`,
+      );
+      results.push(r);
+    }
+  }
+  return results;
+}
+
+/** Leader first, then the other members (the order clients are assigned to). */
+function endpointsOf(leaderUrl: string, memberUrls: string[], which: "leader" | "all"): string[] {
+  return which === "leader" ? [leaderUrl] : [leaderUrl, ...memberUrls.filter((u) => u !== leaderUrl)];
+}
+
+async function main(): Promise<number> {
+  const o = parseOptions();
+  const levels = parseLevels(o.levels);
+  const ops = o.ops.split(",").map((s) => s.trim()) as Operation[];
+  for (const op of ops) if (!OPERATIONS.includes(op)) throw new Error(`unknown operation "${op}"`);
+  const num = (name: string, text: string, min: number) => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min)
+      throw new Error(`--${name} must be an integer ≥ ${min}, got "${text}"`);
+    return n;
+  };
+  const base: Omit<LevelOptions, "clients"> = {
+    durationMs: num("duration-ms", o.durationMs, 1),
+    warmupMs: num("warmup-ms", o.warmupMs, 0),
+    requestTimeoutMs: num("timeout-ms", o.timeoutMs, 1),
+    ...(o.requests !== undefined ? { requests: num("requests", o.requests, 1) } : {}),
+  };
+  const w = makeWorkload();
+  const results: LevelResult[] = [];
+  const skipped: Skipped[] = [];
+  let etcdVer: string | null = null;
+
+  process.stderr.write(
+    `cairn bench: ${levels.length} levels × ${ops.length} ops, ` +
+      `${base.requests ? `${base.requests} requests` : `${base.durationMs} ms`} + ${base.warmupMs} ms warm-up each; ` +
+      `keys ${w.keyCount} × ${w.keySizeBytes} B, values ${w.valueSizeBytes} B; peers ${o.peerTls ? "mTLS" : "etcd plain HTTP, Cairn mTLS"}\n`,
+  );
+
+  if (o.only !== "cairn") {
+    const bin = findEtcd();
+    if (!bin) {
+      const reason = "etcd is not installed; install it with: apt-get install -y etcd-server";
+      process.stderr.write(`${reason}\n${o.only === "etcd" ? "" : "Running Cairn only.\n"}`);
+      skipped.push({ target: "etcd", reason, failure: o.only === "etcd" });
+    } else {
+      etcdVer = etcdVersion(bin);
+      try {
+        process.stderr.write(
+          `etcd ${etcdVer}: starting 3 members (peer ${o.peerTls ? "mTLS" : "plain HTTP"})...\n`,
+        );
+        const etcd = await startEtcdCluster({ peerTls: o.peerTls, etcdBin: bin });
+        try {
+          const target = {
+            name: "etcd",
+            endpoints: endpointsOf(
+              etcd.leader.clientUrl,
+              etcd.members.map((m) => m.clientUrl),
+              o.endpoints,
+            ),
+          };
+          results.push(...(await benchTarget(target, ops, levels, base, w)));
+        } finally {
+          await etcd.stop();
+        }
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        process.stderr.write(`etcd run failed: ${reason}\n`);
+        skipped.push({ target: "etcd", reason, failure: true });
+      }
+    }
+  }
+
+  if (o.only !== "etcd" && !isShuttingDown()) {
+    try {
+      process.stderr.write(`cairn: starting 3 members on ${o.cairnRuntime} (peer mTLS)...\n`);
+      const cairn = await startCairnCluster({ runtime: o.cairnRuntime });
+      try {
+        const target = {
+          name: "cairn",
+          endpoints: endpointsOf(
+            cairn.leader.clientUrl,
+            cairn.members.map((m) => m.clientUrl),
+            o.endpoints,
+          ),
+        };
+        results.push(...(await benchTarget(target, ops, levels, base, w)));
+      } finally {
+        await cairn.stop();
+      }
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      process.stderr.write(`cairn run failed: ${reason}\n`);
+      skipped.push({ target: "cairn", reason, failure: true });
+    }
+  }
+
+  process.stdout.write("\n");
+  const hadErrors = results.length > 0 ? printResults(results) : false;
+  for (const s of skipped) process.stdout.write(`\nNOT MEASURED: ${s.target}: ${s.reason.split("\n")[0]}\n`);
+  const v = verdict(results);
+  printVerdict(v);
+
+  if (o.json) {
+    const doc = {
+      date: new Date().toISOString(),
+      machine: {
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model ?? null,
+        totalMemoryBytes: os.totalmem(),
+        note: "load generator and all cluster members run on this one machine",
+      },
+      node: process.version,
+      etcdVersion: etcdVer,
+      options: {
+        levels,
+        ops,
+        ...base,
+        peerTls: o.peerTls,
+        endpoints: o.endpoints,
+        cairnRuntime: o.cairnRuntime,
+        keyCount: w.keyCount,
+        keySizeBytes: w.keySizeBytes,
+        valueSizeBytes: w.valueSizeBytes,
+      },
+      results,
+      skipped,
+      verdict: v,
+    };
+    writeFileSync(o.json, `${JSON.stringify(doc, null, 2)}\n`);
+    process.stderr.write(`results written to ${o.json}\n`);
+  }
+  return hadErrors || skipped.some((s) => s.failure) ? 2 : 0;
+}
+
+main()
+  .then(
+    (code) => code,
+    (err: unknown) => {
+      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      return 1;
+    },
+  )
+  .then(async (code) => {
+    await releaseAll();
+    process.exit(code);
+  });

@@ -1,0 +1,36 @@
+/**
+ * Cairn's client HTTP API as a Hono app: native /v1 (keys in the path, JSON), etcd's JSON
+ * gateway /v3/kv/*, and /health, /version. A thin factory: routes live in routes/*.ts, request
+ * bodies are read under `maxRequestBytes` (body.ts), and one onError (errors.ts) maps every
+ * thrown error to the contract's status and JSON. Served by @hono/node-server over HTTP/1.1
+ * and HTTP/2; nothing here depends on connection headers.
+ */
+import { Hono } from "hono";
+import { CairnError } from "../util/errors.ts";
+import type { ApiDeps } from "./deps.ts";
+import { errorResponse } from "./errors.ts";
+import { registerV1Cluster } from "./routes/v1-cluster.ts";
+import { registerV1Kv } from "./routes/v1-kv.ts";
+import { registerV1Txn } from "./routes/v1-txn.ts";
+import { registerV3Kv } from "./routes/v3-kv.ts";
+
+export type { ApiDeps } from "./deps.ts";
+export type { ApiLogger } from "./errors.ts";
+
+/**
+ * Builds the API app over one node's KvService.
+ * @param deps see {@link ApiDeps}
+ * @returns a Hono app; call `app.fetch` (or `app.request` in tests)
+ */
+export function createApp(deps: ApiDeps): Hono {
+  const app = new Hono();
+  registerV1Kv(app, deps);
+  registerV1Txn(app, deps);
+  registerV1Cluster(app, deps);
+  registerV3Kv(app, deps);
+  app.notFound((c) =>
+    errorResponse(new CairnError("not_found", `no route for ${c.req.method} ${c.req.path}`), c, deps.logger),
+  );
+  app.onError((err, c) => errorResponse(err, c, deps.logger));
+  return app;
+}

@@ -1,0 +1,63 @@
+/**
+ * Cluster routes: GET /v1/status (etcd `endpoint status`), GET /v1/cluster/members
+ * (`member list`), GET /health (etcd's /health shape) and GET /version (etcd's /version shape
+ * plus Cairn's own version).
+ */
+import type { Hono } from "hono";
+import type { ApiDeps } from "../deps.ts";
+
+/** etcd version Cairn's API is compatible with, reported by /version like etcd does. */
+export const ETCD_COMPAT_VERSION = "3.4.0";
+
+/** Registers /v1/status, /v1/cluster/members, /health and /version on `app`. */
+export function registerV1Cluster(app: Hono, deps: ApiDeps): void {
+  app.get("/v1/status", async (c) => {
+    const s = await deps.kv.status();
+    return c.json({
+      cluster_id: s.clusterId,
+      member_id: s.memberId,
+      name: s.name,
+      version: s.version,
+      leader: s.leader,
+      is_leader: s.isLeader,
+      is_learner: s.isLearner,
+      raft_term: s.raftTerm,
+      raft_index: s.raftIndex,
+      commit_index: s.commitIndex,
+      applied_index: s.appliedIndex,
+      revision: s.revision,
+      compact_revision: s.compactRevision,
+      db_size: s.dbSizeBytes,
+      errors: s.errors,
+    });
+  });
+
+  app.get("/v1/cluster/members", async (c) => {
+    const members = await deps.kv.members();
+    return c.json({
+      cluster_id: deps.kv.header().clusterId,
+      members: members.map((m) => ({
+        id: m.id,
+        name: m.name,
+        peer_urls: m.peerUrls,
+        client_urls: m.clientUrls,
+        is_learner: m.isLearner,
+      })),
+    });
+  });
+
+  app.get("/health", async (c) => {
+    let result: { health: boolean; reason?: string };
+    try {
+      result = await deps.kv.health();
+    } catch (err) {
+      result = { health: false, reason: err instanceof Error ? err.message : String(err) };
+    }
+    if (result.health) return c.json({ health: "true" });
+    return c.json({ health: "false", reason: result.reason ?? "unhealthy" }, 503);
+  });
+
+  app.get("/version", (c) =>
+    c.json({ etcdserver: ETCD_COMPAT_VERSION, etcdcluster: ETCD_COMPAT_VERSION, cairn: deps.version }),
+  );
+}

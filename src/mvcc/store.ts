@@ -1,0 +1,176 @@
+/**
+ * KvStore: Cairn's replicated key-value state machine with etcd v3 MVCC semantics
+ * (etcd "KV API guarantees", api/etcdserverpb/rpc.proto, server/storage/mvcc).
+ *
+ * - One store revision, 1 for the empty store. A put, a delete that deletes something, or a txn that
+ *   writes anything moves it up by exactly one; every write of that command carries the new revision
+ *   (etcd's sub-revisions are not kept: one txn writes a key at most once, see txn-conflicts.ts).
+ * - Per key: createRevision, modRevision, version (1 on create, +1 per put, history ended by a delete).
+ *   Deletes leave tombstones so reads at older revisions still see older values.
+ * - apply() is deterministic: no clock, no randomness, iteration only in key order. A failed command
+ *   throws CairnError and changes nothing: every check runs before the first write.
+ */
+import { assert, unreachable } from "../util/assert.ts";
+import { invalidArgument } from "../util/errors.ts";
+import { compactedError, futureRevisionError } from "./errors.ts";
+import { KeyIndex } from "./key-index.ts";
+import { rangeAt, resolveReadRevision } from "./range.ts";
+import { decodeSnapshot, encodeSnapshot } from "./snapshot.ts";
+import { checkPutTarget, checkTxnOps, txnPath } from "./txn-path.ts";
+import type {
+  Command,
+  CommandResult,
+  CompactionRequest,
+  CompactionResponse,
+  DeleteRangeRequest,
+  DeleteRangeResponse,
+  PutRequest,
+  PutResponse,
+  RangeRequest,
+  RangeResponse,
+  TxnRequest,
+  TxnResponse,
+} from "./types.ts";
+import { validateDeleteRange, validatePut, validateRange, validateTxn } from "./validate.ts";
+import { WriteContext } from "./write-context.ts";
+
+export class KvStore {
+  private index = new KeyIndex();
+  private currentRevision = 1;
+  private compactedRevision = 0;
+
+  /**
+   * Applies one replicated command (a committed log entry's decoded data).
+   * @returns the response matching `cmd.op`: PutResponse, DeleteRangeResponse, TxnResponse or CompactionResponse
+   * @throws CairnError "invalid_argument" (bad request, empty key, duplicate key in txn), "key_not_found"
+   *   (ignoreValue/ignoreLease on a missing key), "compacted" / "future_revision" (compaction, or a range
+   *   inside a txn, at such a revision). The store is unchanged when it throws.
+   */
+  apply(cmd: Command): CommandResult {
+    switch (cmd.op) {
+      case "put":
+        return this.put(cmd.req);
+      case "deleteRange":
+        return this.deleteRange(cmd.req);
+      case "txn":
+        return this.txn(cmd.req);
+      case "compact":
+        return this.compact(cmd.req);
+      default:
+        return unreachable(cmd, "unknown command");
+    }
+  }
+
+  /**
+   * Reads the local state (etcd Range).
+   * @throws CairnError "invalid_argument", "future_revision" (revision > current), "compacted"
+   *   (revision < compactRevision; details.compactRevision)
+   */
+  range(req: RangeRequest): RangeResponse {
+    validateRange(req);
+    const rev = resolveReadRevision(req.revision, this.currentRevision, this.compactedRevision);
+    return rangeAt(this.index, req, rev, this.currentRevision);
+  }
+
+  /** The current store revision (1 for the empty store). */
+  get revision(): number {
+    return this.currentRevision;
+  }
+
+  /** The revision of the last compaction, 0 if never compacted. Reads below it fail with "compacted". */
+  get compactRevision(): number {
+    return this.compactedRevision;
+  }
+
+  /** Approximate bytes of memory held by keys and history (decreases on compaction). */
+  get sizeBytes(): number {
+    return this.index.sizeBytes;
+  }
+
+  /** Keys that exist at the current revision. */
+  get keyCount(): number {
+    return this.index.liveKeyCount;
+  }
+
+  /** Serializes the whole state (keys, retained history, revision, compact revision); see snapshot.ts. */
+  snapshot(): Uint8Array {
+    return encodeSnapshot({
+      index: this.index,
+      revision: this.currentRevision,
+      compactRevision: this.compactedRevision,
+    });
+  }
+
+  /**
+   * Replaces all state with a snapshot from {@link snapshot} (of any member).
+   * @throws CairnError("invalid_argument") if `data` is not a valid snapshot; the state is then unchanged
+   */
+  restore(data: Uint8Array): void {
+    const state = decodeSnapshot(data);
+    this.index = state.index;
+    this.currentRevision = state.revision;
+    this.compactedRevision = state.compactRevision;
+  }
+
+  private begin(): WriteContext {
+    return new WriteContext(this.index, this.currentRevision);
+  }
+
+  private end(w: WriteContext): void {
+    assert(this.currentRevision === w.beginRevision, "write: revision moved during a write");
+    this.currentRevision = w.currentRevision;
+  }
+
+  /** etcd Put: always writes, so always a new revision. */
+  private put(req: PutRequest): PutResponse {
+    validatePut(req);
+    checkPutTarget(this.index, req, this.currentRevision);
+    const w = this.begin();
+    const resp = w.put(req);
+    this.end(w);
+    return resp;
+  }
+
+  /** etcd DeleteRange: a new revision only when some key was deleted. */
+  private deleteRange(req: DeleteRangeRequest): DeleteRangeResponse {
+    validateDeleteRange(req);
+    const w = this.begin();
+    const resp = w.deleteRange(req);
+    this.end(w);
+    return resp;
+  }
+
+  /**
+   * etcd Txn: compares (and nested compares) at the current revision, checks of the chosen ops, then
+   * the ops in order. Header revision: the revision after the txn.
+   */
+  private txn(req: TxnRequest): TxnResponse {
+    validateTxn(req);
+    const path = txnPath(this.index, req, this.currentRevision);
+    checkTxnOps(this.index, req, path, this.currentRevision, this.compactedRevision);
+    const w = this.begin();
+    const cursor = { next: 0 };
+    const resp = w.txn(req, path, cursor);
+    assert(cursor.next === path.length, "txn: path not fully used");
+    this.end(w);
+    resp.header.revision = this.currentRevision;
+    return resp;
+  }
+
+  /**
+   * etcd Compact: drops history older than `revision` except what reads at `revision` or later need
+   * (the newest put of each key at or before it). The revision does not move.
+   * @throws CairnError "compacted" (revision <= compactRevision), "future_revision" (revision > current),
+   *   "invalid_argument" (not an integer)
+   */
+  private compact(req: CompactionRequest): CompactionResponse {
+    if (typeof req !== "object" || req === null || !Number.isSafeInteger(req.revision)) {
+      throw invalidArgument("compaction revision must be an integer");
+    }
+    if (req.revision <= this.compactedRevision) throw compactedError(this.compactedRevision);
+    if (req.revision > this.currentRevision) throw futureRevisionError(req.revision, this.currentRevision);
+    this.index.compact(req.revision);
+    this.compactedRevision = req.revision;
+    return { header: { revision: this.currentRevision } };
+  }
+}

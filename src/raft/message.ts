@@ -1,0 +1,43 @@
+/**
+ * Construction of Raft messages with every field at its zero value unless given, so that each
+ * outgoing message is complete (types.ts Message).
+ */
+import { type Message, MessageType } from "./types.ts";
+
+/** Fields of a message to build; `type`, `from` and `to` are required, the rest default to zero values. */
+export type MessageFields = Partial<Message> & Pick<Message, "type" | "from" | "to">;
+
+/** A complete message from `fields` (term 0, empty entries, no reject... unless given). */
+export function makeMessage(fields: MessageFields): Message {
+  return {
+    term: 0,
+    logTerm: 0,
+    index: 0,
+    entries: [],
+    commit: 0,
+    reject: false,
+    rejectHint: 0,
+    ...fields,
+  };
+}
+
+/** Messages generated locally (never on the wire): they carry term 0 and skip term checks. */
+const LOCAL_TYPES: ReadonlySet<string> = new Set([
+  MessageType.Hup,
+  MessageType.Beat,
+  MessageType.Unreachable,
+  MessageType.SnapStatus,
+]);
+
+/** True for local-only message types (MsgHup, MsgBeat, MsgUnreachable, MsgSnapStatus). */
+export function isLocalMessage(type: MessageType): boolean {
+  return LOCAL_TYPES.has(type);
+}
+
+/** The response type of a vote request type (MsgVote → MsgVoteResp, MsgPreVote → MsgPreVoteResp). */
+export function voteRespType(type: MessageType): MessageType {
+  return type === MessageType.PreVote ? MessageType.PreVoteResp : MessageType.VoteResp;
+}
+
+/** All message type values, to validate input. */
+export const MESSAGE_TYPES: ReadonlySet<string> = new Set(Object.values(MessageType));

@@ -1,0 +1,288 @@
+/**
+ * RaftStorage in files: a WAL of hard states and entries plus snapshot files and the metadata
+ * file, under `<data-dir>/member` (layout.ts), like etcd's data dir.
+ */
+import { mkdir, stat } from "node:fs/promises";
+import { dirname } from "node:path";
+import type { Entry, HardState, Snapshot } from "../../raft/types.ts";
+import { AssertionError, assert } from "../../util/assert.ts";
+import { checkAppend, checkCompact, checkSnapshot, lastIndexOf, type StoredLogView } from "../rules.ts";
+import {
+  type ClusterMetadata,
+  type PersistedState,
+  type RaftStorage,
+  StorageCorruptError,
+} from "../types.ts";
+import { assembleState } from "./assemble.ts";
+import { fsyncDir } from "./fsutil.ts";
+import { type DataDirPaths, DEFAULT_SEGMENT_BYTES, dataDirPaths } from "./layout.ts";
+import { DataDirLock } from "./lock.ts";
+import { defaultStorageLogger, type StorageLogger } from "./logger.ts";
+import { readMetadataFile, writeMetadataFile } from "./metadata.ts";
+import { type BrokenSnapshot, SnapshotDir, type SnapshotFile } from "./snapshot-dir.ts";
+import { TermRuns } from "./term-runs.ts";
+import { Wal } from "./wal.ts";
+import type { WalRecord } from "./wal-record.ts";
+
+/** Options of {@link openFileStorage}. */
+export interface FileStorageOptions {
+  /** Where recoveries (truncated torn tail, broken snapshot) are reported; default: pino to stderr. */
+  logger?: StorageLogger;
+  /** WAL segment size that triggers a rollover, in bytes (default 64 MiB, etcd's). */
+  segmentBytes?: number;
+}
+
+/** What is known of the saved snapshot without holding its data. */
+interface SnapshotRef {
+  file: SnapshotFile;
+  index: number;
+  term: number;
+}
+
+/**
+ * Opens (creating it if needed) the file storage of the data dir `dataDir`: takes the data dir
+ * lock, replays the WAL (truncating a torn tail with a warning), picks the newest valid snapshot.
+ * Everything `load()` will return is checked here, so a corrupt data dir fails at open.
+ * @throws DataDirLockedError when another live process (or another open storage of this process) uses the data dir
+ * @throws StorageCorruptError on corruption before the WAL tail, a missing WAL, or missing committed entries
+ */
+export async function openFileStorage(dataDir: string, opts: FileStorageOptions = {}): Promise<FileStorage> {
+  const logger = opts.logger ?? defaultStorageLogger();
+  const segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+  assert(
+    Number.isSafeInteger(segmentBytes) && segmentBytes > 0,
+    `segmentBytes must be > 0, got ${segmentBytes}`,
+  );
+  const paths = dataDirPaths(dataDir);
+  await mkdir(paths.wal, { recursive: true });
+  await mkdir(paths.snap, { recursive: true });
+  for (const dir of [paths.member, dirname(paths.member)]) await fsyncDir(dir);
+  const lock = await DataDirLock.acquire(paths.lock, dataDir);
+  let wal: Wal | null = null;
+  try {
+    const snaps = new SnapshotDir(paths.snap);
+    await snaps.removeTempFiles();
+    const opened = await Wal.open(paths.wal, { segmentBytes, logger });
+    wal = opened.wal;
+    const snapFiles = await snaps.list();
+    if (wal.isEmpty && snapFiles.length > 0) {
+      throw new StorageCorruptError(
+        `data dir ${dataDir}: snapshot files exist in ${paths.snap} but the WAL in ${paths.wal} is missing (hard state lost)`,
+      );
+    }
+    const { snapshot, file, broken } = await snaps.newestValid();
+    const state = assembleState(opened.replay, snapshot, brokenContext(broken));
+    for (const b of broken) {
+      logger.warn(
+        { file: b.path, reason: b.reason, using: file?.path ?? null },
+        "snapshot file failed verification; using an older snapshot and the WAL entries after it",
+      );
+      await snaps.markBroken(b);
+    }
+    if (wal.isEmpty) await wal.createFirstSegment(1);
+    const terms = new TermRuns();
+    for (const e of opened.replay.entries) terms.push(e.index, e.term);
+    const ref =
+      snapshot && file ? { file, index: snapshot.metadata.index, term: snapshot.metadata.term } : null;
+    return new FileStorage(paths, logger, lock, wal, snaps, terms, opened.replay.hardState, ref, state);
+  } catch (err) {
+    await wal?.close();
+    await lock.release();
+    throw err;
+  }
+}
+
+function brokenContext(broken: readonly BrokenSnapshot[]): string {
+  if (broken.length === 0) return "";
+  return `newer snapshot files failed verification: ${broken.map((b) => `${b.path} (${b.reason})`).join(", ")}`;
+}
+
+/**
+ * The file {@link RaftStorage} (see {@link openFileStorage}). Calls run one at a time in call
+ * order. After an I/O error during a write every further call throws: the on-disk state is
+ * unknown and the process must restart (etcd panics; fsync errors are not retryable).
+ */
+export class FileStorage implements RaftStorage {
+  #closed = false;
+  #failed: unknown = null;
+  #tail: Promise<unknown> = Promise.resolve();
+  /** The state found at open, handed out by the first load() unless a write came first. */
+  #opened: PersistedState | null;
+
+  /** @internal use {@link openFileStorage} */
+  constructor(
+    readonly paths: DataDirPaths,
+    private readonly logger: StorageLogger,
+    private readonly lock: DataDirLock,
+    private readonly wal: Wal,
+    private readonly snaps: SnapshotDir,
+    private readonly terms: TermRuns,
+    private hardState: HardState | null,
+    private snapshot: SnapshotRef | null,
+    opened: PersistedState,
+  ) {
+    this.#opened = opened;
+  }
+
+  /** Runs `fn` after every earlier call; rejects when called after close() or after a failed write. */
+  #run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new AssertionError("storage is closed"));
+    const p = this.#tail.then(() => {
+      if (this.#failed !== null) {
+        throw new Error(`file storage failed earlier and must be reopened: ${String(this.#failed)}`, {
+          cause: this.#failed,
+        });
+      }
+      return fn();
+    });
+    this.#tail = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Runs an I/O step whose failure leaves the disk in an unknown state: marks the storage failed. */
+  async #io<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      this.#failed = err;
+      throw err;
+    }
+  }
+
+  #view(): StoredLogView {
+    return {
+      lastEntryIndex: () => this.terms.lastIndex,
+      termAt: (index) => this.terms.termAt(index),
+      snapshotIndex: this.snapshot?.index ?? 0,
+      snapshotTerm: this.snapshot?.term ?? 0,
+      hardState: this.hardState,
+    };
+  }
+
+  /**
+   * See {@link RaftStorage.load}. The first call returns the state read at open; later calls
+   * read the WAL and the snapshot file again.
+   * @throws StorageCorruptError
+   */
+  load(): Promise<PersistedState> {
+    return this.#run(async () => {
+      const opened = this.#opened;
+      if (opened !== null) {
+        this.#opened = null;
+        return opened;
+      }
+      const replay = await this.wal.readAll();
+      let snapshot: Snapshot | null = null;
+      if (this.snapshot !== null) {
+        const r = await this.snaps.read(this.snapshot.file);
+        if ("broken" in r) {
+          throw new StorageCorruptError(
+            `snapshot file ${this.snapshot.file.path} written by this process: ${r.broken}`,
+          );
+        }
+        snapshot = r;
+      }
+      return assembleState(replay, snapshot);
+    });
+  }
+
+  /**
+   * See {@link RaftStorage.append}: one write of all records (entries, then the hard state) to the
+   * last WAL segment and one fdatasync. Rolls over to a new segment first when the last one is full;
+   * a new segment starts with the current hard state so deleting old segments never loses it.
+   * @throws AssertionError on a call breaking the rules of src/storage/rules.ts
+   */
+  append(hardState: HardState | null, entries: Entry[]): Promise<void> {
+    return this.#run(async () => {
+      const view = this.#view();
+      checkAppend(view, hardState, entries);
+      if (hardState === null && entries.length === 0) return;
+      const first = entries[0];
+      await this.#io(async () => {
+        const records: WalRecord[] = [];
+        if (this.wal.needsRollover) {
+          await this.wal.rollover(first?.index ?? lastIndexOf(view) + 1);
+          if (hardState === null && this.hardState !== null)
+            records.push({ kind: "hardState", hardState: this.hardState });
+        }
+        for (const entry of entries) records.push({ kind: "entry", entry });
+        if (hardState !== null) records.push({ kind: "hardState", hardState });
+        await this.wal.write(records);
+      });
+      this.#opened = null;
+      if (first !== undefined) {
+        if (this.terms.lastIndex !== 0 && first.index > this.terms.lastIndex + 1) this.terms.clear();
+        else this.terms.truncateFrom(first.index);
+        for (const e of entries) this.terms.push(e.index, e.term);
+      }
+      if (hardState !== null)
+        this.hardState = { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
+    });
+  }
+
+  /**
+   * See {@link RaftStorage.saveSnapshot}: the snapshot file is written atomically first; when the
+   * snapshot discards the log (Raft §7, checkSnapshot) a log reset record follows in the WAL.
+   * Keeps the newest SNAPSHOT_FILES_KEPT snapshot files.
+   * @throws AssertionError on a snapshot older than the saved one or conflicting with committed entries
+   */
+  saveSnapshot(snapshot: Snapshot): Promise<void> {
+    return this.#run(async () => {
+      const discard = checkSnapshot(this.#view(), snapshot.metadata);
+      const { index, term } = snapshot.metadata;
+      const file = await this.#io(() => this.snaps.save(snapshot));
+      if (discard) await this.#io(() => this.wal.write([{ kind: "logReset", term, index }]));
+      this.#opened = null;
+      if (discard) this.terms.clear();
+      this.snapshot = { file, index, term };
+    });
+  }
+
+  /**
+   * See {@link RaftStorage.compact}: deletes the old WAL segments whose entries all have index <= `index`
+   * (the last segment always stays); entries of kept segments stay on disk and load() skips them.
+   * @throws AssertionError when `index` is beyond the saved snapshot
+   */
+  compact(index: number): Promise<void> {
+    return this.#run(async () => {
+      checkCompact(this.#view(), index);
+      const deleted = await this.#io(() => this.wal.deleteSegmentsThrough(index));
+      this.#opened = null;
+      this.terms.dropThrough(index);
+      if (deleted > 0) this.logger.info({ index, deletedSegments: deleted }, "compacted the WAL");
+    });
+  }
+
+  /** See {@link RaftStorage.readMetadata}. @throws StorageCorruptError when meta.json is malformed */
+  readMetadata(): Promise<ClusterMetadata | null> {
+    return this.#run(() => readMetadataFile(this.paths.meta));
+  }
+
+  /** See {@link RaftStorage.writeMetadata}: meta.json replaced atomically (temp, fsync, rename, fsync dir). */
+  writeMetadata(meta: ClusterMetadata): Promise<void> {
+    return this.#run(() => writeMetadataFile(this.paths.meta, this.paths.member, meta));
+  }
+
+  /** Bytes of the WAL segment files plus the snapshot files. */
+  sizeBytes(): Promise<number> {
+    return this.#run(async () => {
+      let total = await this.snaps.sizeBytes();
+      for (const p of this.wal.segmentPaths) total += (await stat(p)).size;
+      return total;
+    });
+  }
+
+  /** Number of WAL segment files (for status and tests). */
+  get walSegmentCount(): number {
+    return this.wal.segmentCount;
+  }
+
+  /** Waits for pending calls, closes the WAL and removes the data dir lock. Later calls throw; close is idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#tail;
+    await this.wal.close();
+    await this.lock.release();
+  }
+}

@@ -1,0 +1,443 @@
+/**
+ * The sending side towards one peer: a bounded queue, one long-lived HTTP/2 session over mutual
+ * TLS, one long-lived request stream (POST /cairn/raft/stream) carrying batches of messages as
+ * length-prefixed msgpack frames, and a separate request per snapshot (POST /cairn/raft/snapshot)
+ * so a large snapshot never delays heartbeats. After a failure the session is torn down, the peer
+ * is reported unreachable once, and a reconnection follows after a bounded exponential back-off
+ * (etcd rafthttp: streamWriter / pipeline / snapshotSender).
+ */
+import http2 from "node:http2";
+import type { Logger } from "pino";
+import type { Message, NodeId } from "../raft/types.ts";
+import { assert } from "../util/assert.ts";
+import { encodeMessages } from "./codec.ts";
+import { encodeFrame } from "./framing.ts";
+import {
+  BATCH_TARGET_BYTES,
+  HTTP2_INITIAL_WINDOW_BYTES,
+  MAX_BATCH_MESSAGES,
+  MAX_SNAPSHOT_REQUEST_BYTES,
+  MAX_STREAM_FRAME_BYTES,
+  SNAPSHOT_IDLE_TIMEOUT_MS,
+} from "./limits.ts";
+import {
+  CLUSTER_ID_HEADER,
+  FRAME_CONTENT_TYPE,
+  MEMBER_ID_HEADER,
+  RAFT_SNAPSHOT_PATH,
+  RAFT_STREAM_PATH,
+} from "./protocol.ts";
+import { BoundedMessageQueue } from "./queue.ts";
+import type { PeerTlsConfig } from "./types.ts";
+import { parsePeerUrl } from "./url.ts";
+
+/** Most bytes of an error answer body kept for the log. */
+const MAX_ERROR_BODY_BYTES = 1024;
+
+/** Options of a {@link PeerSender}. Callbacks are called synchronously; the owner defers them. */
+export interface PeerSenderOptions {
+  peerId: NodeId;
+  /** First advertised peer URL (https://host:port). */
+  url: string;
+  clusterId: string;
+  memberId: NodeId;
+  tls: PeerTlsConfig;
+  maxQueueMessages: number;
+  dialTimeoutMs: number;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  pingIntervalMs: number;
+  logger: Logger;
+  /** The session or stream failed, or the queue overflowed. */
+  onUnreachable: () => void;
+  /** Outcome of one snapshot handed to {@link PeerSender.sendSnapshot}. */
+  onSnapshotSent: (ok: boolean) => void;
+}
+
+/** Counters of one peer sender (monotonic since creation, except queuedMessages and connected). */
+export interface PeerStats {
+  peer: NodeId;
+  url: string;
+  /** True while the message stream is established (the peer answered 200). */
+  connected: boolean;
+  /** Messages waiting in the queue. */
+  queuedMessages: number;
+  /** Messages written to the stream. */
+  sentMessages: number;
+  /** Frames (batches) written to the stream. */
+  sentFrames: number;
+  /** Messages dropped: queue full, too large, or unencodable. */
+  droppedMessages: number;
+  /** Session or stream failures. */
+  failures: number;
+}
+
+/** One in-flight or waiting snapshot. `finish` reports its outcome exactly once. */
+interface PendingSnapshot {
+  frame: Buffer;
+  stream: http2.ClientHttp2Stream | null;
+  finish: (ok: boolean) => void;
+}
+
+/** Sender of messages to one peer. Never throws from enqueue/sendSnapshot for a down peer. */
+export class PeerSender {
+  private url: string;
+  private readonly queue: BoundedMessageQueue;
+  private readonly log: Logger;
+  private session: http2.ClientHttp2Session | null = null;
+  private sessionReady = false;
+  private stream: http2.ClientHttp2Stream | null = null;
+  private streamAccepted = false;
+  private waitingDrain = false;
+  private snapshot: PendingSnapshot | null = null;
+  private dialTimer: NodeJS.Timeout | null = null;
+  private pingTimer: NodeJS.Timeout | null = null;
+  private pingOutstanding = false;
+  private backoffTimer: NodeJS.Timeout | null = null;
+  private backoffMs: number;
+  private consecutiveFailures = 0;
+  private closed = false;
+  /** Sessions not yet closed (a torn-down one closes asynchronously); close() waits for them. */
+  private readonly liveSessions = new Set<http2.ClientHttp2Session>();
+  private readonly counters = { sentMessages: 0, sentFrames: 0, droppedMessages: 0, failures: 0 };
+
+  constructor(private readonly opts: PeerSenderOptions) {
+    parsePeerUrl(opts.url); // validates early
+    this.url = opts.url;
+    this.queue = new BoundedMessageQueue(opts.maxQueueMessages);
+    this.backoffMs = opts.reconnectMinMs;
+    this.log = opts.logger.child({ peer: opts.peerId });
+  }
+
+  /**
+   * Queues stream messages (not MsgSnap) and starts sending. Messages that do not fit the queue
+   * are dropped; if any was, onUnreachable is called once.
+   */
+  enqueue(messages: readonly Message[]): void {
+    if (this.closed) return;
+    let dropped = 0;
+    for (const m of messages) {
+      if (!this.queue.push(m)) dropped++;
+    }
+    if (dropped > 0) {
+      this.counters.droppedMessages += dropped;
+      this.log.debug({ dropped, queued: this.queue.length }, "peer queue full, dropping messages");
+      this.opts.onUnreachable();
+    }
+    this.pump();
+  }
+
+  /**
+   * Sends one MsgSnap on its own request. Only one snapshot is in flight per peer; another one
+   * arriving meanwhile, one too large, or one to a peer in back-off is reported failed at once.
+   */
+  sendSnapshot(message: Message): void {
+    if (this.closed) return;
+    if (this.snapshot !== null) {
+      this.log.warn(
+        { index: message.snapshot?.metadata.index },
+        "a snapshot is already in flight; reporting failure",
+      );
+      this.opts.onSnapshotSent(false);
+      return;
+    }
+    if (this.backoffTimer !== null) {
+      this.opts.onSnapshotSent(false);
+      return;
+    }
+    let frame: Buffer;
+    try {
+      frame = encodeFrame(encodeMessages([message]));
+    } catch (err) {
+      this.log.error({ err }, "cannot encode snapshot message");
+      this.opts.onSnapshotSent(false);
+      return;
+    }
+    if (frame.byteLength > MAX_SNAPSHOT_REQUEST_BYTES) {
+      this.log.error(
+        { bytes: frame.byteLength, maxBytes: MAX_SNAPSHOT_REQUEST_BYTES },
+        "snapshot exceeds the largest snapshot request; not sent",
+      );
+      this.opts.onSnapshotSent(false);
+      return;
+    }
+    let done = false;
+    this.snapshot = {
+      frame,
+      stream: null,
+      finish: (ok) => {
+        if (done) return;
+        done = true;
+        this.snapshot = null;
+        if (!this.closed) this.opts.onSnapshotSent(ok);
+      },
+    };
+    this.pump();
+  }
+
+  /** Changes the peer's URL; the current session (if any) is closed and a new one opened to the new URL. */
+  setUrl(url: string): void {
+    if (url === this.url) return;
+    parsePeerUrl(url);
+    this.url = url;
+    this.teardown();
+    this.clearBackoff();
+    this.backoffMs = this.opts.reconnectMinMs;
+    this.pump();
+  }
+
+  /** Current counters. */
+  stats(): PeerStats {
+    return {
+      peer: this.opts.peerId,
+      url: this.url,
+      connected: this.streamAccepted,
+      queuedMessages: this.queue.length,
+      ...this.counters,
+    };
+  }
+
+  /** Drops the queue, closes the session; resolves when every session of this sender has closed. */
+  close(): Promise<void> {
+    this.closed = true;
+    this.queue.clear();
+    this.clearBackoff();
+    const waits = [...this.liveSessions].map((s) => new Promise<void>((resolve) => s.once("close", resolve)));
+    this.teardown();
+    for (const s of this.liveSessions) s.destroy();
+    return Promise.all(waits).then(() => undefined);
+  }
+
+  /** Moves work forward: connects if needed, opens the stream, writes queued batches, starts a snapshot. */
+  private pump(): void {
+    if (this.closed || this.backoffTimer !== null) return;
+    if (this.queue.length === 0 && this.snapshot === null) return;
+    if (this.session === null) {
+      this.connect();
+      return;
+    }
+    if (!this.sessionReady) return;
+    if (this.snapshot !== null && this.snapshot.stream === null)
+      this.startSnapshot(this.session, this.snapshot);
+    if (this.queue.length === 0) return;
+    if (this.stream === null) this.openStream(this.session);
+    this.writeQueued();
+  }
+
+  private connect(): void {
+    assert(this.session === null, "connect with a session open");
+    const { origin } = parsePeerUrl(this.url);
+    let session: http2.ClientHttp2Session;
+    try {
+      session = http2.connect(origin, {
+        ca: this.opts.tls.caPem,
+        cert: this.opts.tls.certPem,
+        key: this.opts.tls.keyPem,
+        settings: { initialWindowSize: HTTP2_INITIAL_WINDOW_BYTES },
+      });
+    } catch (err) {
+      this.fail(null, err as Error); // e.g. unusable TLS material: back off like any failure
+      return;
+    }
+    this.session = session;
+    this.sessionReady = false;
+    this.liveSessions.add(session);
+    this.dialTimer = setTimeout(() => {
+      session.destroy(new Error(`no connection within ${this.opts.dialTimeoutMs} ms`));
+    }, this.opts.dialTimeoutMs);
+    session.once("connect", () => {
+      if (this.session !== session) return;
+      this.clearDialTimer();
+      this.sessionReady = true;
+      session.setLocalWindowSize(HTTP2_INITIAL_WINDOW_BYTES);
+      this.startPing(session);
+      this.pump();
+    });
+    session.on("error", (err) => this.fail(session, err));
+    session.once("close", () => {
+      this.liveSessions.delete(session);
+      this.fail(session, new Error("session closed"));
+    });
+  }
+
+  private openStream(session: http2.ClientHttp2Session): void {
+    const stream = session.request(
+      {
+        ":method": "POST",
+        ":path": RAFT_STREAM_PATH,
+        "content-type": FRAME_CONTENT_TYPE,
+        [CLUSTER_ID_HEADER]: this.opts.clusterId,
+        [MEMBER_ID_HEADER]: this.opts.memberId,
+      },
+      { endStream: false },
+    );
+    this.stream = stream;
+    this.streamAccepted = false;
+    let status = 0;
+    const body = new ErrorBody();
+    stream.on("response", (headers) => {
+      status = Number(headers[":status"]);
+      if (this.stream !== stream || status !== 200) return;
+      this.streamAccepted = true;
+      if (this.consecutiveFailures > 0) this.log.info({ url: this.url }, "peer stream re-established");
+      else this.log.debug({ url: this.url }, "peer stream established");
+      this.consecutiveFailures = 0;
+      this.backoffMs = this.opts.reconnectMinMs;
+    });
+    const ended = (event: string) => {
+      if (this.stream !== stream) return;
+      const reason =
+        status !== 0 && status !== 200
+          ? `peer refused the message stream: HTTP ${status} ${body.text()}`
+          : `message stream ${event} by peer (code ${stream.rstCode ?? "none"})`;
+      this.fail(session, new Error(reason));
+    };
+    stream.on("data", (chunk: Buffer) => body.add(chunk));
+    // The peer never ends its side of a healthy stream: an end is a refusal or a shutdown.
+    stream.once("end", () => ended("ended"));
+    stream.once("close", () => ended("closed"));
+    stream.on("error", (err) => this.fail(session, err));
+  }
+
+  private writeQueued(): void {
+    const stream = this.stream;
+    if (stream === null || this.waitingDrain) return;
+    while (this.queue.length > 0) {
+      const batch = this.queue.takeBatch(MAX_BATCH_MESSAGES, BATCH_TARGET_BYTES);
+      let payload: Uint8Array;
+      try {
+        payload = encodeMessages(batch);
+      } catch (err) {
+        this.counters.droppedMessages += batch.length;
+        this.log.error({ err }, "cannot encode messages; dropped");
+        continue;
+      }
+      if (payload.byteLength > MAX_STREAM_FRAME_BYTES) {
+        // The batch estimate keeps multi-message batches far below the limit: this is one huge message.
+        this.counters.droppedMessages += batch.length;
+        this.log.error(
+          { bytes: payload.byteLength, maxBytes: MAX_STREAM_FRAME_BYTES, type: batch[0]?.type },
+          "message exceeds the largest stream frame; dropped",
+        );
+        continue;
+      }
+      const more = stream.write(encodeFrame(payload));
+      this.counters.sentMessages += batch.length;
+      this.counters.sentFrames++;
+      if (!more) {
+        // Backpressure: let messages accumulate in the bounded queue until the stream drains.
+        this.waitingDrain = true;
+        stream.once("drain", () => {
+          if (this.stream !== stream) return;
+          this.waitingDrain = false;
+          this.pump();
+        });
+        return;
+      }
+    }
+  }
+
+  private startSnapshot(session: http2.ClientHttp2Session, pending: PendingSnapshot): void {
+    const req = session.request({
+      ":method": "POST",
+      ":path": RAFT_SNAPSHOT_PATH,
+      "content-type": FRAME_CONTENT_TYPE,
+      "content-length": String(pending.frame.byteLength),
+      [CLUSTER_ID_HEADER]: this.opts.clusterId,
+      [MEMBER_ID_HEADER]: this.opts.memberId,
+    });
+    pending.stream = req;
+    let status = 0;
+    const body = new ErrorBody();
+    req.setTimeout(SNAPSHOT_IDLE_TIMEOUT_MS, () => req.close(http2.constants.NGHTTP2_CANCEL));
+    req.on("response", (headers) => {
+      status = Number(headers[":status"]);
+    });
+    req.on("data", (chunk: Buffer) => body.add(chunk));
+    req.on("error", (err) => this.log.debug({ err }, "snapshot request error"));
+    req.once("close", () => {
+      const ok = status === 200;
+      if (ok) this.log.info("snapshot sent");
+      else
+        this.log.warn({ status, body: body.text(), rstCode: req.rstCode }, "snapshot not accepted by peer");
+      pending.finish(ok);
+    });
+    req.end(pending.frame);
+  }
+
+  private startPing(session: http2.ClientHttp2Session): void {
+    this.pingOutstanding = false;
+    this.pingTimer = setInterval(() => {
+      if (this.session !== session) return;
+      if (this.pingOutstanding) {
+        session.destroy(new Error(`no PING acknowledgement within ${this.opts.pingIntervalMs} ms`));
+        return;
+      }
+      this.pingOutstanding = true;
+      session.ping((err) => {
+        if (err === null && this.session === session) this.pingOutstanding = false;
+      });
+    }, this.opts.pingIntervalMs);
+  }
+
+  /** Handles a failure of `session` (or its stream): tear down, report once, back off. */
+  private fail(session: http2.ClientHttp2Session | null, err: Error): void {
+    if (this.closed || this.session !== session) return; // stale event of an earlier session
+    this.consecutiveFailures++;
+    this.counters.failures++;
+    const fields = { url: this.url, err: err.message, retryInMs: this.backoffMs };
+    if (this.consecutiveFailures === 1) this.log.warn(fields, "peer unreachable");
+    else this.log.debug(fields, "peer still unreachable");
+    this.teardown();
+    this.opts.onUnreachable();
+    this.backoffTimer = setTimeout(() => {
+      this.backoffTimer = null;
+      this.pump();
+    }, this.backoffMs);
+    this.backoffMs = Math.min(this.backoffMs * 2, this.opts.reconnectMaxMs);
+  }
+
+  /** Closes the current session and stream; a waiting snapshot fails. */
+  private teardown(): void {
+    this.clearDialTimer();
+    if (this.pingTimer !== null) clearInterval(this.pingTimer);
+    this.pingTimer = null;
+    const session = this.session;
+    const stream = this.stream;
+    this.session = null;
+    this.stream = null;
+    this.sessionReady = false;
+    this.streamAccepted = false;
+    this.waitingDrain = false;
+    if (this.snapshot !== null && this.snapshot.stream === null) this.snapshot.finish(false);
+    stream?.destroy();
+    session?.destroy(); // an in-flight snapshot request closes with it and reports failure
+  }
+
+  private clearDialTimer(): void {
+    if (this.dialTimer !== null) clearTimeout(this.dialTimer);
+    this.dialTimer = null;
+  }
+
+  private clearBackoff(): void {
+    if (this.backoffTimer !== null) clearTimeout(this.backoffTimer);
+    this.backoffTimer = null;
+  }
+}
+
+/** The first bytes of an answer body, for error messages. */
+class ErrorBody {
+  private readonly chunks: Buffer[] = [];
+  private bytes = 0;
+
+  add(chunk: Buffer): void {
+    if (this.bytes >= MAX_ERROR_BODY_BYTES) return;
+    const part = chunk.subarray(0, MAX_ERROR_BODY_BYTES - this.bytes);
+    this.chunks.push(Buffer.from(part));
+    this.bytes += part.byteLength;
+  }
+
+  text(): string {
+    return Buffer.concat(this.chunks).toString("utf8").trim();
+  }
+}

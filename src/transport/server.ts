@@ -1,0 +1,268 @@
+/**
+ * The receiving side of the peer transport: an HTTP/2 listener over TLS that demands a client
+ * certificate signed by the cluster CA (refused at the handshake otherwise), checks the sender's
+ * cluster id on every Raft request (412 "request cluster ID mismatch", as etcd rafthttp), and
+ * decodes frames of messages incrementally.
+ *
+ * Routes:
+ * - POST /cairn/raft/stream: long-lived; body = frames (≤ MAX_STREAM_FRAME_BYTES each); answered
+ *   200 at once and kept open; a bad frame closes the stream with PROTOCOL_ERROR.
+ * - POST /cairn/raft/snapshot: body = one frame holding one MsgSnap (≤ MAX_SNAPSHOT_REQUEST_BYTES);
+ *   answered 200 after onMessage returned, 400/413 when malformed or too large.
+ * - GET /cairn/cluster: `{"clusterId","memberId"}` (for probeClusterId).
+ */
+import http2 from "node:http2";
+import type { Logger } from "pino";
+import { type Message, MessageType, type NodeId } from "../raft/types.ts";
+import { assert } from "../util/assert.ts";
+import { CodecError, decodeMessages } from "./codec.ts";
+import { FRAME_HEADER_BYTES, FrameDecoder, FrameTooLargeError } from "./framing.ts";
+import { HTTP2_INITIAL_WINDOW_BYTES, MAX_SNAPSHOT_REQUEST_BYTES, MAX_STREAM_FRAME_BYTES } from "./limits.ts";
+import {
+  CLUSTER_ID_HEADER,
+  CLUSTER_ID_MISMATCH_MESSAGE,
+  CLUSTER_PATH,
+  MEMBER_ID_HEADER,
+  RAFT_SNAPSHOT_PATH,
+  RAFT_STREAM_PATH,
+} from "./protocol.ts";
+import type { PeerTlsConfig } from "./types.ts";
+
+/** A sending member id: 16 lowercase hex digits. */
+const MEMBER_ID = /^[0-9a-f]{16}$/;
+
+/** Options of a {@link PeerServer}. */
+export interface PeerServerOptions {
+  clusterId: string;
+  memberId: NodeId;
+  tls: PeerTlsConfig;
+  /** Host to listen on (no brackets) and port (0: any free port). */
+  host: string;
+  port: number;
+  logger: Logger;
+  /** Called for every valid message addressed to this member, in the order received per stream. */
+  onMessage: (message: Message) => void;
+}
+
+/** HTTP/2 listener of one member. */
+export class PeerServer {
+  private readonly server: http2.Http2SecureServer;
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private readonly log: Logger;
+  private listening = false;
+  private closed = false;
+
+  constructor(private readonly opts: PeerServerOptions) {
+    this.log = opts.logger;
+    this.server = http2.createSecureServer({
+      cert: opts.tls.certPem,
+      key: opts.tls.keyPem,
+      ca: opts.tls.caPem,
+      requestCert: true,
+      rejectUnauthorized: true,
+      allowHTTP1: false,
+      settings: { initialWindowSize: HTTP2_INITIAL_WINDOW_BYTES },
+    });
+    this.server.on("session", (session) => {
+      if (this.closed) {
+        session.destroy();
+        return;
+      }
+      this.sessions.add(session);
+      session.once("close", () => this.sessions.delete(session));
+      session.on("error", (err) => this.log.debug({ err: err.message }, "peer session error"));
+    });
+    this.server.on("stream", (stream, headers) => this.route(stream, headers));
+    this.server.on("tlsClientError", (err, socket) => {
+      this.log.warn({ err: err.message, remote: socket.remoteAddress }, "peer refused at the TLS handshake");
+    });
+    this.server.on("unknownProtocol", (socket) => {
+      this.log.warn({ remote: socket.remoteAddress }, "peer connection without HTTP/2 refused");
+      socket.destroy();
+    });
+  }
+
+  /** Binds the listener. @throws Error (e.g. EADDRINUSE) when the address cannot be bound */
+  start(): Promise<void> {
+    assert(!this.listening && !this.closed, "peer server started twice");
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.server.once("error", onError);
+      this.server.listen(this.opts.port, this.opts.host, () => {
+        this.server.off("error", onError);
+        this.server.on("error", (err) => this.log.error({ err }, "peer listener error"));
+        this.listening = true;
+        resolve();
+      });
+    });
+  }
+
+  /** Bound TCP port (after start). */
+  port(): number {
+    const address = this.server.address();
+    assert(address !== null && typeof address === "object", "peer server is not listening");
+    return address.port;
+  }
+
+  /** Stops listening and destroys every peer session; resolves when the listener has closed. */
+  close(): Promise<void> {
+    this.closed = true;
+    for (const session of this.sessions) session.destroy();
+    if (!this.listening) return Promise.resolve();
+    this.listening = false;
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private route(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    stream.on("error", (err) => this.log.debug({ err: err.message }, "peer stream error"));
+    const method = headers[":method"];
+    const path = (headers[":path"] ?? "").split("?")[0];
+    if (path === CLUSTER_PATH) {
+      if (method !== "GET") {
+        this.refuse(stream, 405, "method not allowed");
+        return;
+      }
+      this.respondJson(stream, { clusterId: this.opts.clusterId, memberId: this.opts.memberId });
+      return;
+    }
+    if (path !== RAFT_STREAM_PATH && path !== RAFT_SNAPSHOT_PATH) {
+      this.refuse(stream, 404, "not found");
+      return;
+    }
+    if (method !== "POST") {
+      this.refuse(stream, 405, "method not allowed");
+      return;
+    }
+
+    const remoteClusterId = headers[CLUSTER_ID_HEADER];
+    const remoteMemberId = headers[MEMBER_ID_HEADER];
+    if (remoteClusterId !== this.opts.clusterId) {
+      this.log.warn(
+        { localClusterId: this.opts.clusterId, remoteClusterId, remoteMemberId, path },
+        CLUSTER_ID_MISMATCH_MESSAGE,
+      );
+      this.refuse(stream, 412, CLUSTER_ID_MISMATCH_MESSAGE);
+      return;
+    }
+    if (typeof remoteMemberId !== "string" || !MEMBER_ID.test(remoteMemberId)) {
+      this.refuse(stream, 400, `missing or invalid ${MEMBER_ID_HEADER}`);
+      return;
+    }
+    if (path === RAFT_STREAM_PATH) this.receiveStream(stream, remoteMemberId);
+    else this.receiveSnapshot(stream, remoteMemberId);
+  }
+
+  /** Long-lived stream: deliver messages frame by frame until the sender ends it. */
+  private receiveStream(stream: http2.ServerHttp2Stream, from: NodeId): void {
+    stream.respond({ ":status": 200, ...this.identityHeaders() });
+    const decoder = new FrameDecoder(MAX_STREAM_FRAME_BYTES);
+    let broken = false;
+    stream.on("data", (chunk: Buffer) => {
+      if (broken) return;
+      try {
+        for (const frame of decoder.push(chunk)) {
+          for (const message of decodeMessages(frame)) this.deliver(message, from);
+        }
+      } catch (err) {
+        if (!(err instanceof FrameTooLargeError || err instanceof CodecError)) throw err;
+        broken = true;
+        this.log.warn({ from, err: err.message }, "bad frame on peer stream; closing it");
+        stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
+      }
+    });
+    stream.once("end", () => {
+      if (decoder.pendingBytes > 0 && !broken) {
+        this.log.warn({ from, bytes: decoder.pendingBytes }, "peer stream ended inside a frame");
+      }
+      if (!stream.closed) stream.end();
+    });
+  }
+
+  /** One snapshot per request: buffer the single frame, deliver, then answer 200. */
+  private receiveSnapshot(stream: http2.ServerHttp2Stream, from: NodeId): void {
+    const decoder = new FrameDecoder(MAX_SNAPSHOT_REQUEST_BYTES - FRAME_HEADER_BYTES);
+    const frames: Buffer[] = [];
+    let broken = false;
+    stream.on("data", (chunk: Buffer) => {
+      if (broken) return;
+      try {
+        frames.push(...decoder.push(chunk));
+      } catch (err) {
+        if (!(err instanceof FrameTooLargeError)) throw err;
+        broken = true;
+        this.log.warn({ from, err: err.message }, "snapshot request too large; refused");
+        this.refuse(stream, 413, err.message);
+        return;
+      }
+      if (frames.length > 1) {
+        broken = true;
+        this.refuse(stream, 400, "a snapshot request holds exactly one frame");
+      }
+    });
+    stream.once("end", () => {
+      if (broken) return;
+      const frame = frames[0];
+      if (frame === undefined || decoder.pendingBytes > 0) {
+        this.refuse(stream, 400, "snapshot request ended inside a frame");
+        return;
+      }
+      let messages: Message[];
+      try {
+        messages = decodeMessages(frame);
+      } catch (err) {
+        if (!(err instanceof CodecError)) throw err;
+        this.refuse(stream, 400, err.message);
+        return;
+      }
+      const message = messages[0];
+      if (messages.length !== 1 || message?.type !== MessageType.Snap || message.snapshot === undefined) {
+        this.refuse(stream, 400, "a snapshot request holds exactly one MsgSnap with a snapshot");
+        return;
+      }
+      if (!this.deliver(message, from)) {
+        this.refuse(stream, 400, "snapshot message not for this member");
+        return;
+      }
+      if (stream.closed) return;
+      stream.respond({ ":status": 200, "content-type": "text/plain", ...this.identityHeaders() });
+      stream.end("ok");
+    });
+  }
+
+  /** Hands a message to onMessage if it is addressed to this member by the sender; false if dropped. */
+  private deliver(message: Message, from: NodeId): boolean {
+    if (this.closed) return false;
+    if (message.to !== this.opts.memberId || message.from !== from) {
+      this.log.warn(
+        { type: message.type, from: message.from, to: message.to, sender: from },
+        "message not addressed to this member by its sender; dropped",
+      );
+      return false;
+    }
+    try {
+      this.opts.onMessage(message);
+    } catch (err) {
+      this.log.error({ err, type: message.type, from }, "onMessage threw");
+    }
+    return true;
+  }
+
+  private identityHeaders(): Record<string, string> {
+    return { [CLUSTER_ID_HEADER]: this.opts.clusterId, [MEMBER_ID_HEADER]: this.opts.memberId };
+  }
+
+  private respondJson(stream: http2.ServerHttp2Stream, body: unknown): void {
+    if (stream.closed || stream.headersSent) return;
+    stream.respond({ ":status": 200, "content-type": "application/json", ...this.identityHeaders() });
+    stream.end(JSON.stringify(body));
+  }
+
+  /** Answers with an error status and text, then resets the stream so the sender stops uploading. */
+  private refuse(stream: http2.ServerHttp2Stream, status: number, text: string): void {
+    if (stream.closed || stream.destroyed) return;
+    if (!stream.headersSent) {
+      stream.respond({ ":status": status, "content-type": "text/plain", ...this.identityHeaders() });
+    }
+    stream.end(text, () => stream.close(http2.constants.NGHTTP2_NO_ERROR));
+  }
+}
