@@ -14,6 +14,7 @@ import os from "node:os";
 import { Command, Option } from "commander";
 import { startCairnCluster } from "./cairn-cluster.ts";
 import { isShuttingDown, releaseAll } from "./cleanup.ts";
+import { probeDisk } from "./disk.ts";
 import { etcdVersion, findEtcd, startEtcdCluster } from "./etcd-cluster.ts";
 import {
   type LevelOptions,
@@ -136,6 +137,11 @@ async function main(): Promise<number> {
       `keys ${w.keyCount} × ${w.keySizeBytes} B, values ${w.valueSizeBytes} B; peers ${o.peerTls ? "mTLS" : "etcd plain HTTP, Cairn mTLS"}\n`,
   );
 
+  const disk = probeDisk();
+  process.stderr.write(
+    `disk (${disk.dir}): 512 B write + fdatasync p50 ${disk.p50Ms.toFixed(3)} ms, p99 ${disk.p99Ms.toFixed(3)} ms\n`,
+  );
+
   if (o.only !== "cairn") {
     const bin = findEtcd();
     if (!bin) {
@@ -194,7 +200,10 @@ async function main(): Promise<number> {
     }
   }
 
-  process.stdout.write("\n");
+  process.stdout.write(
+    `\nDisk under ${disk.dir}: write+fdatasync p50 ${disk.p50Ms.toFixed(3)} ms, p99 ${disk.p99Ms.toFixed(3)} ms. ` +
+      `Clients talk plain HTTP/1.1 keep-alive to etcd's JSON gateway paths on both systems.\n`,
+  );
   const hadErrors = results.length > 0 ? printResults(results) : false;
   for (const s of skipped) process.stdout.write(`\nNOT MEASURED: ${s.target}: ${s.reason.split("\n")[0]}\n`);
   const v = verdict(results);
@@ -210,6 +219,7 @@ async function main(): Promise<number> {
         note: "load generator and all cluster members run on this one machine",
       },
       node: process.version,
+      disk,
       etcdVersion: etcdVer,
       options: {
         levels,

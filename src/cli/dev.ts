@@ -130,17 +130,28 @@ export async function runDev(argv: string[]): Promise<void> {
   };
   process.on("SIGINT", () => void stop());
   process.on("SIGTERM", () => void stop());
-  const healthy = await waitHealthy(members, 30_000);
   const endpoints = members.map((m) => m.clientUrl).join(",");
   process.stdout.write(
     [
-      healthy
-        ? `Cairn dev cluster of ${nodes} members is up (data: ${dir}).`
-        : "Cairn dev cluster started but is not healthy yet; see the logs.",
+      `Starting a Cairn dev cluster of ${nodes} members (data: ${dir}):`,
       ...members.map(
         (m) =>
           `  ${m.name}  client ${m.clientUrl}  peer ${m.peerUrl}  log ${path.join(dir, `${m.name}.log`)}`,
       ),
+      "",
+    ].join("\n"),
+  );
+  // Members may be slow to start on a loaded machine: keep waiting, say so after 30 s.
+  let healthy = await waitHealthy(members, 30_000);
+  if (!healthy) {
+    process.stdout.write("Not every member is healthy after 30 s; still waiting (see the logs above).\n");
+    healthy = await waitHealthy(members, 300_000);
+  }
+  process.stdout.write(
+    [
+      healthy
+        ? "The cluster is up: every member is healthy."
+        : "The cluster did not become healthy; see the logs.",
       "",
       "Try:",
       `  curl -X PUT --data-binary '{"feature":true}' -H 'Content-Type: application/json' ${members[0]!.clientUrl}/v1/kv/config/app`,

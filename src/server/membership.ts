@@ -5,8 +5,8 @@
  * not published yet is "unstarted" (etcdctl member list shows it so).
  */
 import { Packr } from "msgpackr";
-import type { MemberInfo } from "./service.ts";
 import type { MemberAttributes } from "./proposal.ts";
+import type { MemberInfo } from "./service.ts";
 
 /** One member: static part plus published attributes. */
 export interface MemberRecord {

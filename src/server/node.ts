@@ -25,7 +25,14 @@ import type {
   TxnResponse,
 } from "../mvcc/types.ts";
 import { RaftCore } from "../raft/core.ts";
-import { type Entry, EntryType, type Message, type NodeId, type Snapshot, type SoftState } from "../raft/types.ts";
+import {
+  type Entry,
+  EntryType,
+  type Message,
+  type NodeId,
+  type Snapshot,
+  type SoftState,
+} from "../raft/types.ts";
 import type { RaftStorage } from "../storage/types.ts";
 import type { Transport } from "../transport/types.ts";
 import { CairnError } from "../util/errors.ts";
@@ -34,13 +41,7 @@ import { seededRandom } from "../util/random.ts";
 import { Membership } from "./membership.ts";
 import { decodeProposal, encodeProposal, type Proposal, ProposalKind } from "./proposal.ts";
 import { ReadIndexBatcher } from "./read-index.ts";
-import type {
-  ClusterHeader,
-  KvService,
-  MemberInfo,
-  NodeStatus,
-  ReadConsistency,
-} from "./service.ts";
+import type { ClusterHeader, KvService, MemberInfo, NodeStatus, ReadConsistency } from "./service.ts";
 import { AppliedIndexWaiters, WaitRegistry } from "./waiters.ts";
 
 /** Options of one node. Times in ms. */
@@ -264,7 +265,11 @@ export class CairnNode extends EventEmitter implements KvService {
   }
 
   header(): ClusterHeader {
-    return { clusterId: this.opts.clusterId, memberId: this.opts.memberId, raftTerm: this.raft.status().term };
+    return {
+      clusterId: this.opts.clusterId,
+      memberId: this.opts.memberId,
+      raftTerm: this.raft.status().term,
+    };
   }
 
   // ---- proposals and reads --------------------------------------------------------------------
@@ -318,8 +323,17 @@ export class CairnNode extends EventEmitter implements KvService {
   /** Publishes this member's name and client URLs through Raft until it is applied (etcd: publishV3). */
   private publishAttributes(): void {
     if (this.stopped) return;
-    const attributes = { memberId: this.opts.memberId, name: this.opts.name, clientUrls: this.opts.clientUrls };
-    this.propose({ kind: ProposalKind.MemberAttributes, origin: this.opts.memberId, seq: ++this.seq, attributes })
+    const attributes = {
+      memberId: this.opts.memberId,
+      name: this.opts.name,
+      clientUrls: this.opts.clientUrls,
+    };
+    this.propose({
+      kind: ProposalKind.MemberAttributes,
+      origin: this.opts.memberId,
+      seq: ++this.seq,
+      attributes,
+    })
       .then(() => this.opts.logger.info({ attributes }, "published member attributes"))
       .catch(() => {
         this.publishTimer = setTimeout(() => this.publishAttributes(), PUBLISH_RETRY_MS);

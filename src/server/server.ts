@@ -73,7 +73,12 @@ export async function startServer(config: ServeConfig, logger?: Logger): Promise
       version: CAIRN_VERSION,
     });
     node.setTransport(transport);
-    const app = createApp({ kv: node, maxRequestBytes: config.maxRequestBytes, version: CAIRN_VERSION, logger: log });
+    const app = createApp({
+      kv: node,
+      maxRequestBytes: config.maxRequestBytes,
+      version: CAIRN_VERSION,
+      logger: log,
+    });
     const clientListeners = await Promise.all(config.listenClientUrls.map((u) => listenClient(app, u)));
     log.info(
       { memberId: config.memberId, clusterId: config.clusterId, clientUrls: config.listenClientUrls },
@@ -126,8 +131,14 @@ async function checkDataDirIdentity(
 }
 
 /** A peer that answers with another cluster id means the flags point at another cluster: refuse. */
-async function checkPeersCluster(config: ServeConfig, transport: Transport, peerUrls: string[]): Promise<void> {
-  const answers = await Promise.all(peerUrls.map(async (url) => ({ url, id: await transport.probeClusterId(url) })));
+async function checkPeersCluster(
+  config: ServeConfig,
+  transport: Transport,
+  peerUrls: string[],
+): Promise<void> {
+  const answers = await Promise.all(
+    peerUrls.map(async (url) => ({ url, id: await transport.probeClusterId(url) })),
+  );
   const foreign = answers.find((a) => a.id !== null && a.id !== config.clusterId);
   if (foreign) {
     throw new StartupError(

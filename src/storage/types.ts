@@ -41,6 +41,12 @@ export interface PersistedState {
  *   snapshot only (entries <= snapshot index may or may not appear; callers skip them).
  * - A corrupt record in the middle of the log makes `load` throw StorageCorruptError; a torn
  *   or corrupt final record is dropped with a warning (it was never acknowledged).
+ * - Inputs are checked with the shared rules of src/storage/rules.ts (checkAppend, checkSnapshot,
+ *   checkCompact), so every implementation refuses the same calls with AssertionError: e.g. a
+ *   hard state commit beyond the last index, so a Ready's snapshot is saved before its hard state.
+ * - `saveSnapshot` keeps the entries after the snapshot only when the log holds the snapshot's
+ *   entry with the same term; otherwise it discards the stored log (Raft paper §7).
+ * - `load` returns a hard state whose commit is >= the snapshot index (loadedHardState).
  */
 export interface RaftStorage {
   /** Loads the persisted state. Throws StorageCorruptError on corruption before the tail. */

@@ -55,15 +55,16 @@ export class FrameDecoder {
   }
 
   /**
-   * Adds a chunk and returns the payloads of all frames it completes, in order.
-   * @throws FrameTooLargeError as soon as a header announces a payload over maxFrameBytes
+   * Adds a chunk and calls `onFrame` with the payload of each frame it completes, in order. A frame
+   * before a bad header in the same chunk is still handed over first.
+   * @throws FrameTooLargeError as soon as a header announces a payload over maxFrameBytes; whatever
+   *   `onFrame` throws (the remaining frames of the chunk are then not handed over)
    */
-  push(chunk: Uint8Array): Buffer[] {
+  push(chunk: Uint8Array, onFrame: (payload: Buffer) => void): void {
     if (chunk.byteLength > 0) {
       this.chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
       this.bufferedBytes += chunk.byteLength;
     }
-    const frames: Buffer[] = [];
     for (;;) {
       if (this.payloadBytes < 0) {
         if (this.bufferedBytes < FRAME_HEADER_BYTES) break;
@@ -72,10 +73,10 @@ export class FrameDecoder {
         this.payloadBytes = length;
       }
       if (this.bufferedBytes < this.payloadBytes) break;
-      frames.push(this.take(this.payloadBytes));
+      const payload = this.take(this.payloadBytes);
       this.payloadBytes = -1;
+      onFrame(payload);
     }
-    return frames;
   }
 
   /** Removes and returns the first `n` buffered bytes (copied only when they span chunks). */

@@ -12,6 +12,7 @@
  * - GET /cairn/cluster: `{"clusterId","memberId"}` (for probeClusterId).
  */
 import http2 from "node:http2";
+import type { Socket } from "node:net";
 import type { Logger } from "pino";
 import { type Message, MessageType, type NodeId } from "../raft/types.ts";
 import { assert } from "../util/assert.ts";
@@ -48,6 +49,8 @@ export interface PeerServerOptions {
 export class PeerServer {
   private readonly server: http2.Http2SecureServer;
   private readonly sessions = new Set<http2.ServerHttp2Session>();
+  /** Every accepted TCP connection, including those still in their TLS handshake. */
+  private readonly sockets = new Set<Socket>();
   private readonly log: Logger;
   private listening = false;
   private closed = false;
@@ -62,6 +65,10 @@ export class PeerServer {
       rejectUnauthorized: true,
       allowHTTP1: false,
       settings: { initialWindowSize: HTTP2_INITIAL_WINDOW_BYTES },
+    });
+    this.server.on("connection", (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once("close", () => this.sockets.delete(socket));
     });
     this.server.on("session", (session) => {
       if (this.closed) {
@@ -108,6 +115,7 @@ export class PeerServer {
   close(): Promise<void> {
     this.closed = true;
     for (const session of this.sessions) session.destroy();
+    for (const socket of this.sockets) socket.destroy(); // e.g. a handshake stalled by a frozen peer
     if (!this.listening) return Promise.resolve();
     this.listening = false;
     return new Promise((resolve) => this.server.close(() => resolve()));
@@ -160,9 +168,9 @@ export class PeerServer {
     stream.on("data", (chunk: Buffer) => {
       if (broken) return;
       try {
-        for (const frame of decoder.push(chunk)) {
+        decoder.push(chunk, (frame) => {
           for (const message of decodeMessages(frame)) this.deliver(message, from);
-        }
+        });
       } catch (err) {
         if (!(err instanceof FrameTooLargeError || err instanceof CodecError)) throw err;
         broken = true;
@@ -186,7 +194,7 @@ export class PeerServer {
     stream.on("data", (chunk: Buffer) => {
       if (broken) return;
       try {
-        frames.push(...decoder.push(chunk));
+        decoder.push(chunk, (frame) => frames.push(frame));
       } catch (err) {
         if (!(err instanceof FrameTooLargeError)) throw err;
         broken = true;

@@ -57,7 +57,10 @@ export class TestCluster {
   }
 
   /** Creates certificates and member definitions (no process started). */
-  static async create(size: number, opts: { runtime?: Runtime; extraFlags?: string[] } = {}): Promise<TestCluster> {
+  static async create(
+    size: number,
+    opts: { runtime?: Runtime; extraFlags?: string[] } = {},
+  ): Promise<TestCluster> {
     const c = new TestCluster(size, opts.runtime ?? "node", opts.extraFlags ?? []);
     const names = Array.from({ length: size }, (_, i) => `m${i + 1}`);
     c.certs = await ensureDevCertificates(path.join(c.dir, "certs"), names);

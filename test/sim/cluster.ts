@@ -26,7 +26,12 @@ export interface ClusterOptions {
   snapshotEvery?: number;
 }
 
-const DEFAULT_FAULTS: NetworkFaults = { minDelayMs: 1, maxDelayMs: 5, dropProbability: 0, duplicateProbability: 0 };
+const DEFAULT_FAULTS: NetworkFaults = {
+  minDelayMs: 1,
+  maxDelayMs: 5,
+  dropProbability: 0,
+  duplicateProbability: 0,
+};
 
 /** Member id of the i-th member (1-based). */
 export function simId(i: number): NodeId {
@@ -53,6 +58,18 @@ export class Cluster {
   private readonly timers: Timer[] = [];
   /** Events processed (for diagnostics). */
   events = 0;
+  /** Counters of what the run exercised (for diagnostics and coverage checks). */
+  readonly stats = {
+    messages: 0,
+    delivered: 0,
+    snapshotsSent: 0,
+    snapshotsApplied: 0,
+    appendRejections: 0,
+    crashes: 0,
+    crashesWithPendingReady: 0,
+    leaderChanges: 0,
+  };
+  private lastLeader: NodeId | undefined;
 
   constructor(opts: ClusterOptions) {
     this.rng = new Rng(opts.seed);
@@ -95,7 +112,11 @@ export class Cluster {
 
   /** Crashes `id`: its unpersisted Ready and its in-memory state are lost. */
   crash(id: NodeId): void {
-    this.node(id).crash();
+    const node = this.node(id);
+    if (!node.up) return;
+    this.stats.crashes++;
+    if (node.pending) this.stats.crashesWithPendingReady++;
+    node.crash();
   }
 
   /** Restarts `id` from its store. */
@@ -161,6 +182,17 @@ export class Cluster {
     return this.node(id)
       .applied.filter((e) => e.data !== "")
       .map((e) => e.data);
+  }
+
+  /** True when a leader exists and every live member follows it in its term. */
+  hasLeader(): boolean {
+    const lead = this.leader();
+    if (!lead) return false;
+    const term = this.node(lead).core!.status().term;
+    return this.upIds().every((id) => {
+      const st = this.node(id).core!.status();
+      return st.leader === lead && st.term === term;
+    });
   }
 
   /**
@@ -255,7 +287,13 @@ export class Cluster {
     const from = this.nodes.get(msg.from);
     const to = this.nodes.get(msg.to);
     const ok = outcome === "delivered" && to?.up === true;
-    if (ok) to.core!.step(msg);
+    this.stats.messages++;
+    if (ok) {
+      this.stats.delivered++;
+      if (msg.type === MessageType.Snap) this.stats.snapshotsSent++;
+      if (msg.type === MessageType.AppResp && msg.reject) this.stats.appendRejections++;
+      to.core!.step(msg);
+    }
     if (!from?.up) return;
     // What a transport would report back (etcd rafthttp: ReportSnapshot / ReportUnreachable).
     if (msg.type === MessageType.Snap) from.core!.reportSnapshot(msg.to, ok);
@@ -284,7 +322,9 @@ export class Cluster {
       const a = toApplied(e);
       const last = node.applied[node.applied.length - 1];
       if (a.index !== (last?.index ?? 0) + 1) {
-        throw new SafetyViolation(`t=${this.nowMs}ms: ${node.id} applied ${a.index} after ${last?.index ?? 0}`);
+        throw new SafetyViolation(
+          `t=${this.nowMs}ms: ${node.id} applied ${a.index} after ${last?.index ?? 0}`,
+        );
       }
       this.checker.onApply(node.id, a);
       node.applied.push(a);
@@ -297,13 +337,18 @@ export class Cluster {
     const state = decodeState(snap.data);
     const have = node.applied.length;
     if (snap.metadata.index <= have) {
-      throw new SafetyViolation(`t=${this.nowMs}ms: ${node.id} got snapshot ${snap.metadata.index} <= applied ${have}`);
+      throw new SafetyViolation(
+        `t=${this.nowMs}ms: ${node.id} got snapshot ${snap.metadata.index} <= applied ${have}`,
+      );
     }
     if (state.length !== snap.metadata.index) {
-      throw new SafetyViolation(`t=${this.nowMs}ms: snapshot ${snap.metadata.index} holds ${state.length} entries`);
+      throw new SafetyViolation(
+        `t=${this.nowMs}ms: snapshot ${snap.metadata.index} holds ${state.length} entries`,
+      );
     }
     for (const e of state) this.checker.onApply(node.id, e);
     node.applied = state;
+    this.stats.snapshotsApplied++;
   }
 
   /** The application's snapshot policy: every `snapshotEvery` applied entries. */
@@ -325,10 +370,17 @@ export class Cluster {
       if (!node.up) continue;
       const st = node.core!.status();
       if (st.term < node.maxTerm) {
-        throw new SafetyViolation(`t=${this.nowMs}ms: ${node.id} term went back from ${node.maxTerm} to ${st.term}`);
+        throw new SafetyViolation(
+          `t=${this.nowMs}ms: ${node.id} term went back from ${node.maxTerm} to ${st.term}`,
+        );
       }
       node.maxTerm = st.term;
       this.checker.observe(node.id, node.core!);
+    }
+    const lead = this.leader();
+    if (lead !== undefined && lead !== this.lastLeader) {
+      this.stats.leaderChanges++;
+      this.lastLeader = lead;
     }
   }
 

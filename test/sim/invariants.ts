@@ -62,7 +62,8 @@ export class Invariants {
         if (i >= st.firstIndex) this.fail(`leader ${id} of term ${st.term} lacks committed entry ${i}`);
         continue;
       }
-      if (t !== c.term) this.fail(`leader ${id} of term ${st.term} has term ${t} at committed index ${i} (want ${c.term})`);
+      if (t !== c.term)
+        this.fail(`leader ${id} of term ${st.term} has term ${t} at committed index ${i} (want ${c.term})`);
     }
   }
 
@@ -72,9 +73,11 @@ export class Invariants {
     if (c === undefined) {
       // Members apply in index order (checked per member), so the first apply of every index
       // comes after the first apply of the previous one.
-      if (entry.index !== Math.max(this.committed.length, 1)) this.fail(`${id} applied ${entry.index} past a gap`);
+      if (entry.index !== Math.max(this.committed.length, 1))
+        this.fail(`${id} applied ${entry.index} past a gap`);
       this.committed[entry.index] = entry;
-      if (entry.data !== "" && !this.appliedValues.has(entry.data)) this.appliedValues.set(entry.data, this.nowMs);
+      if (entry.data !== "" && !this.appliedValues.has(entry.data))
+        this.appliedValues.set(entry.data, this.nowMs);
       return;
     }
     if (c.term !== entry.term || c.data !== entry.data) {
@@ -90,9 +93,11 @@ export class Invariants {
     for (const [id, seq] of all) {
       for (let i = 0; i < seq.length; i++) {
         const e = seq[i]!;
-        if (e.index !== i + 1) this.fail(`${id}'s applied sequence has index ${e.index} at position ${i + 1}`);
+        if (e.index !== i + 1)
+          this.fail(`${id}'s applied sequence has index ${e.index} at position ${i + 1}`);
         const c = this.committed[e.index];
-        if (!c || c.term !== e.term || c.data !== e.data) this.fail(`${id}'s applied ${e.index} differs from others`);
+        if (!c || c.term !== e.term || c.data !== e.data)
+          this.fail(`${id}'s applied ${e.index} differs from others`);
       }
     }
   }

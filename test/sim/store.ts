@@ -24,7 +24,9 @@ export class SimStore {
     const base = this.snapshot?.metadata.index ?? 0;
     const keep = first.index - base - 1;
     if (keep < 0 || keep > this.entries.length) {
-      throw new Error(`store: entries at ${first.index} not contiguous (base ${base}, have ${this.entries.length})`);
+      throw new Error(
+        `store: entries at ${first.index} not contiguous (base ${base}, have ${this.entries.length})`,
+      );
     }
     this.entries = [...this.entries.slice(0, keep), ...rd.entries];
   }

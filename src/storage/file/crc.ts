@@ -16,3 +16,23 @@ if (typeof zcrc32 !== "function") {
 export function crc32(data: Uint8Array, value = 0): number {
   return zcrc32!(data, value);
 }
+
+const TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+/**
+ * The same CRC-32 of buf[start, end) computed in JS: faster than a native call for a few bytes
+ * (record headers, checked at every offset when probing past a damaged record).
+ */
+export function crc32Bytes(buf: Uint8Array, start: number, end: number): number {
+  let c = 0xffffffff;
+  for (let i = start; i < end; i++) c = TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}

@@ -54,9 +54,11 @@ export async function openFileStorage(dataDir: string, opts: FileStorageOptions 
     `segmentBytes must be > 0, got ${segmentBytes}`,
   );
   const paths = dataDirPaths(dataDir);
-  await mkdir(paths.wal, { recursive: true });
+  const created = await mkdir(paths.wal, { recursive: true });
   await mkdir(paths.snap, { recursive: true });
-  for (const dir of [paths.member, dirname(paths.member)]) await fsyncDir(dir);
+  // Make new directory entries durable: the parent of the first created directory, the data dir, member/.
+  const toSync = [...(created === undefined ? [] : [dirname(created)]), dataDir, paths.member];
+  for (const dir of toSync) await fsyncDir(dir);
   const lock = await DataDirLock.acquire(paths.lock, dataDir);
   let wal: Wal | null = null;
   try {

@@ -17,7 +17,7 @@
 import { type Entry, EntryType, type HardState } from "../../raft/types.ts";
 import { assert } from "../../util/assert.ts";
 import { DecodeError, Reader, str16Bytes, Writer } from "./binary.ts";
-import { crc32 } from "./crc.ts";
+import { crc32, crc32Bytes } from "./crc.ts";
 
 /** Bytes of a record header. */
 export const RECORD_HEADER_BYTES = 12;
@@ -112,7 +112,7 @@ export function checkFrame(buf: Buffer, offset: number): FrameCheck {
   if (buf.length - offset < RECORD_HEADER_BYTES) return { ok: false, reason: "incomplete header" };
   const length = buf.readUInt32LE(offset);
   const headerCrc = buf.readUInt32LE(offset + 8);
-  if (crc32(buf.subarray(offset, offset + 8)) !== headerCrc || length > MAX_RECORD_PAYLOAD_BYTES) {
+  if (crc32Bytes(buf, offset, offset + 8) !== headerCrc || length > MAX_RECORD_PAYLOAD_BYTES) {
     return { ok: false, reason: "header checksum mismatch" };
   }
   const payloadStart = offset + RECORD_HEADER_BYTES;

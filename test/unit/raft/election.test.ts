@@ -136,10 +136,16 @@ describe("election restriction (§5.4.1)", () => {
   ];
   for (const c of cases) {
     it(`${c.grant ? "grants" : "rejects"} a candidate with ${c.name}`, () => {
-      const core = makeCore(A, { voters: [A, B, C], learners: [] }, {
-        initial: { entries: entries([1, 2]), hardState: { term: 2, vote: "", commit: 0 } },
-      });
-      core.step(msg({ type: MessageType.Vote, from: B, to: A, term: 3, index: c.lastIndex, logTerm: c.lastTerm }));
+      const core = makeCore(
+        A,
+        { voters: [A, B, C], learners: [] },
+        {
+          initial: { entries: entries([1, 2]), hardState: { term: 2, vote: "", commit: 0 } },
+        },
+      );
+      core.step(
+        msg({ type: MessageType.Vote, from: B, to: A, term: 3, index: c.lastIndex, logTerm: c.lastTerm }),
+      );
       const resp = core.ready().messages.find((m) => m.type === MessageType.VoteResp);
       expect(resp?.reject).toBe(!c.grant);
       expect(core.status().vote).toBe(c.grant ? B : "");

@@ -90,7 +90,11 @@ describe("RaftLog", () => {
     ];
     for (const c of cases) {
       const l = log([1, 2, 3], 1);
-      const got = l.maybeAppend({ index: c.prev[0], term: c.prev[1] }, entries(c.terms, c.prev[0] + 1), c.commit);
+      const got = l.maybeAppend(
+        { index: c.prev[0], term: c.prev[1] },
+        entries(c.terms, c.prev[0] + 1),
+        c.commit,
+      );
       expect(got).toBe(c.want);
       expect(Array.from({ length: l.lastIndex() }, (_, i) => l.term(i + 1))).toEqual(c.log);
       expect(l.committed).toBe(c.committed);

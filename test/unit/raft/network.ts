@@ -3,9 +3,19 @@
  * `network` in raft_test.go). Each node follows the Ready contract: persist (into a MemoryLog),
  * then send, then apply, then advance. Messages are delivered in FIFO order; filters drop them.
  */
-import { RaftCore } from "../../../src/raft/core.ts";
+
 import type { RaftConfig, RaftInitialState } from "../../../src/raft/core.ts";
-import type { ConfState, Entry, HardState, Message, NodeId, ReadState, Ready, Snapshot } from "../../../src/raft/types.ts";
+import { RaftCore } from "../../../src/raft/core.ts";
+import type {
+  ConfState,
+  Entry,
+  HardState,
+  Message,
+  NodeId,
+  ReadState,
+  Ready,
+  Snapshot,
+} from "../../../src/raft/types.ts";
 import { seededRandom } from "../../../src/util/random.ts";
 
 /** Member id `n` as 16 hex digits. */

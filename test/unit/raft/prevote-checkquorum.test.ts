@@ -83,10 +83,14 @@ describe("PreVote (thesis §9.6)", () => {
   });
 
   it("a lower-term PreVote is rejected with our term", () => {
-    const core = makeCore(B, { voters: [A, B, C], learners: [] }, {
-      preVote: true,
-      initial: { hardState: { term: 4, vote: "", commit: 0 } },
-    });
+    const core = makeCore(
+      B,
+      { voters: [A, B, C], learners: [] },
+      {
+        preVote: true,
+        initial: { hardState: { term: 4, vote: "", commit: 0 } },
+      },
+    );
     core.step(msg({ type: MessageType.PreVote, from: A, to: B, term: 2 }));
     expect(core.ready().messages[0]).toMatchObject({ type: MessageType.PreVoteResp, reject: true, term: 4 });
   });
@@ -137,10 +141,14 @@ describe("CheckQuorum (thesis §6.2)", () => {
   });
 
   it("a member of a higher term answers a stale leader's heartbeat so that it steps down", () => {
-    const core = makeCore(B, { voters: [A, B, C], learners: [] }, {
-      checkQuorum: true,
-      initial: { hardState: { term: 3, vote: "", commit: 0 } },
-    });
+    const core = makeCore(
+      B,
+      { voters: [A, B, C], learners: [] },
+      {
+        checkQuorum: true,
+        initial: { hardState: { term: 3, vote: "", commit: 0 } },
+      },
+    );
     core.step(msg({ type: MessageType.Heartbeat, from: A, to: B, term: 2 }));
     const resp = core.ready().messages[0];
     expect(resp).toMatchObject({ type: MessageType.AppResp, to: A, term: 3 });

@@ -106,8 +106,33 @@ describe("quorum", () => {
   it("voteResult: won, lost, pending; non-voters ignored", () => {
     const voters = ["a", "b", "c"];
     expect(voteResult(voters, new Map([["a", true]]))).toBe("pending");
-    expect(voteResult(voters, new Map([["a", true], ["b", true]]))).toBe("won");
-    expect(voteResult(voters, new Map([["a", false], ["b", false]]))).toBe("lost");
-    expect(voteResult(voters, new Map([["a", true], ["x", true], ["y", true]]))).toBe("pending");
+    expect(
+      voteResult(
+        voters,
+        new Map([
+          ["a", true],
+          ["b", true],
+        ]),
+      ),
+    ).toBe("won");
+    expect(
+      voteResult(
+        voters,
+        new Map([
+          ["a", false],
+          ["b", false],
+        ]),
+      ),
+    ).toBe("lost");
+    expect(
+      voteResult(
+        voters,
+        new Map([
+          ["a", true],
+          ["x", true],
+          ["y", true],
+        ]),
+      ),
+    ).toBe("pending");
   });
 });

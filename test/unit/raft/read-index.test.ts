@@ -161,7 +161,9 @@ describe("ReadIndex on a follower (§6.4)", () => {
     net.stabilize();
     expect(readStates(net, B)).toEqual([{ index: 2, ctx: "fr" }]);
     expect(readStates(net, A)).toEqual([]);
-    expect(net.log.some((m) => m.type === MessageType.ReadIndexResp && m.to === B && m.index === 2)).toBe(true);
+    expect(net.log.some((m) => m.type === MessageType.ReadIndexResp && m.to === B && m.index === 2)).toBe(
+      true,
+    );
   });
 
   it("a learner's read is answered too", () => {

@@ -116,7 +116,11 @@ describe("Ready contract", () => {
     );
     expect(() => makeCore(A, { voters: [A, B], learners: [B] })).toThrow(AssertionError);
     expect(() =>
-      makeCore(A, { voters: [A], learners: [] }, { initial: { hardState: { term: 1, vote: "", commit: 3 } } }),
+      makeCore(
+        A,
+        { voters: [A], learners: [] },
+        { initial: { hardState: { term: 1, vote: "", commit: 3 } } },
+      ),
     ).toThrow(AssertionError);
   });
 
@@ -125,7 +129,16 @@ describe("Ready contract", () => {
     net.elect(A);
     net.propose(A, "x");
     const st = net.core(A).status();
-    expect(st).toMatchObject({ id: A, term: 1, vote: A, commit: 2, applied: 2, lastIndex: 2, leader: A, role: "leader" });
+    expect(st).toMatchObject({
+      id: A,
+      term: 1,
+      vote: A,
+      commit: 2,
+      applied: 2,
+      lastIndex: 2,
+      leader: A,
+      role: "leader",
+    });
     expect(st.confState).toEqual({ voters: ids(3), learners: [] });
     expect([...(st.progress?.entries() ?? [])].map(([id, p]) => [id, p.match, p.state])).toEqual([
       [A, 2, "replicate"],

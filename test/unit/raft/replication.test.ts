@@ -50,8 +50,12 @@ describe("log matching and conflict resolution (§5.3, Figure 7)", () => {
   for (const [name, followerTerms] of Object.entries(followers)) {
     it(`follower ${name} converges to the leader's log`, () => {
       const net = new Network({ voters: ids(3), learners: [] }, (id) => {
-        if (id === A) return { initial: { entries: entries(leaderTerms), hardState: { term: 7, vote: "", commit: 3 } } };
-        if (id === B) return { initial: { entries: entries(followerTerms), hardState: { term: 7, vote: "", commit: 3 } } };
+        if (id === A)
+          return { initial: { entries: entries(leaderTerms), hardState: { term: 7, vote: "", commit: 3 } } };
+        if (id === B)
+          return {
+            initial: { entries: entries(followerTerms), hardState: { term: 7, vote: "", commit: 3 } },
+          };
         return { initial: { hardState: { term: 7, vote: "", commit: 0 } } };
       });
       net.elect(A);
@@ -65,11 +69,24 @@ describe("log matching and conflict resolution (§5.3, Figure 7)", () => {
   }
 
   it("a follower truncates a conflicting suffix and keeps matching entries", () => {
-    const core = makeCore(B, { voters: [A, B, C], learners: [] }, {
-      initial: { entries: entries([1, 1, 2, 2]), hardState: { term: 2, vote: "", commit: 2 } },
-    });
+    const core = makeCore(
+      B,
+      { voters: [A, B, C], learners: [] },
+      {
+        initial: { entries: entries([1, 1, 2, 2]), hardState: { term: 2, vote: "", commit: 2 } },
+      },
+    );
     core.step(
-      msg({ type: MessageType.App, from: A, to: B, term: 3, index: 2, logTerm: 1, entries: entries([3], 3), commit: 2 }),
+      msg({
+        type: MessageType.App,
+        from: A,
+        to: B,
+        term: 3,
+        index: 2,
+        logTerm: 1,
+        entries: entries([3], 3),
+        commit: 2,
+      }),
     );
     const rd = core.ready();
     expect(rd.entries.map((e) => [e.index, e.term])).toEqual([[3, 3]]);
@@ -78,45 +95,80 @@ describe("log matching and conflict resolution (§5.3, Figure 7)", () => {
   });
 
   it("an append whose previous entry does not match is rejected (§5.3 consistency check)", () => {
-    const core = makeCore(B, { voters: [A, B, C], learners: [] }, {
-      initial: { entries: entries([1, 1]), hardState: { term: 1, vote: "", commit: 0 } },
-    });
-    core.step(msg({ type: MessageType.App, from: A, to: B, term: 2, index: 2, logTerm: 2, entries: entries([2], 3) }));
+    const core = makeCore(
+      B,
+      { voters: [A, B, C], learners: [] },
+      {
+        initial: { entries: entries([1, 1]), hardState: { term: 1, vote: "", commit: 0 } },
+      },
+    );
+    core.step(
+      msg({ type: MessageType.App, from: A, to: B, term: 2, index: 2, logTerm: 2, entries: entries([2], 3) }),
+    );
     const resp = core.ready().messages[0]!;
-    expect(resp).toMatchObject({ type: MessageType.AppResp, reject: true, index: 2, rejectHint: 2, logTerm: 1 });
+    expect(resp).toMatchObject({
+      type: MessageType.AppResp,
+      reject: true,
+      index: 2,
+      rejectHint: 2,
+      logTerm: 1,
+    });
     expect(core.status().lastIndex).toBe(2);
   });
 
   it("a follower never truncates a committed entry: an append from below the commit index changes nothing", () => {
-    const core = makeCore(B, { voters: [A, B, C], learners: [] }, {
-      initial: { entries: entries([1, 1, 1]), hardState: { term: 1, vote: "", commit: 3 } },
-    });
+    const core = makeCore(
+      B,
+      { voters: [A, B, C], learners: [] },
+      {
+        initial: { entries: entries([1, 1, 1]), hardState: { term: 1, vote: "", commit: 3 } },
+      },
+    );
     // A (forged) append that would replace committed index 3 with a term-2 entry.
-    core.step(msg({ type: MessageType.App, from: A, to: B, term: 2, index: 2, logTerm: 1, entries: entries([2], 3) }));
+    core.step(
+      msg({ type: MessageType.App, from: A, to: B, term: 2, index: 2, logTerm: 1, entries: entries([2], 3) }),
+    );
     expect(core.logTerm(3)).toBe(1);
     expect(core.ready().messages[0]).toMatchObject({ type: MessageType.AppResp, reject: false, index: 3 });
   });
 
   it("an uncommitted conflicting entry is replaced", () => {
-    const core = makeCore(B, { voters: [A, B, C], learners: [] }, {
-      initial: { entries: entries([1, 1, 1]), hardState: { term: 1, vote: "", commit: 2 } },
-    });
-    core.step(msg({ type: MessageType.App, from: A, to: B, term: 2, index: 2, logTerm: 1, entries: entries([2], 3) }));
+    const core = makeCore(
+      B,
+      { voters: [A, B, C], learners: [] },
+      {
+        initial: { entries: entries([1, 1, 1]), hardState: { term: 1, vote: "", commit: 2 } },
+      },
+    );
+    core.step(
+      msg({ type: MessageType.App, from: A, to: B, term: 2, index: 2, logTerm: 1, entries: entries([2], 3) }),
+    );
     expect(core.logTerm(3)).toBe(2);
   });
 
   it("stale appends below the commit index are answered with the commit index", () => {
-    const core = makeCore(B, { voters: [A, B, C], learners: [] }, {
-      initial: { entries: entries([1, 1, 1]), hardState: { term: 1, vote: "", commit: 3 } },
-    });
-    core.step(msg({ type: MessageType.App, from: A, to: B, term: 1, index: 1, logTerm: 1, entries: entries([1], 2) }));
+    const core = makeCore(
+      B,
+      { voters: [A, B, C], learners: [] },
+      {
+        initial: { entries: entries([1, 1, 1]), hardState: { term: 1, vote: "", commit: 3 } },
+      },
+    );
+    core.step(
+      msg({ type: MessageType.App, from: A, to: B, term: 1, index: 1, logTerm: 1, entries: entries([1], 2) }),
+    );
     expect(core.ready().messages[0]).toMatchObject({ type: MessageType.AppResp, reject: false, index: 3 });
   });
 });
 
 describe("fast back-off (§5.3, etcd findConflictByTerm)", () => {
   const cases: { name: string; leader: number[]; follower: number[]; maxRejections: number }[] = [
-    { name: "long follower tail of one stale term", leader: [1, 3, 3, 3], follower: [1, ...Array(100).fill(2)], maxRejections: 2 },
+    {
+      name: "long follower tail of one stale term",
+      leader: [1, 3, 3, 3],
+      follower: [1, ...Array(100).fill(2)],
+      maxRejections: 2,
+    },
     { name: "follower far behind", leader: [1, ...Array(100).fill(2)], follower: [1, 2], maxRejections: 1 },
     {
       name: "several stale terms on the follower",
@@ -137,8 +189,10 @@ describe("fast back-off (§5.3, etcd findConflictByTerm)", () => {
       const followerLastTerm = c.follower[c.follower.length - 1]!;
       const term = Math.max(leaderLastTerm, followerLastTerm);
       const net = new Network({ voters: [A, B, C], learners: [] }, (id) => {
-        if (id === A) return { initial: { entries: entries(c.leader), hardState: { term, vote: "", commit: 1 } } };
-        if (id === B) return { initial: { entries: entries(c.follower), hardState: { term, vote: "", commit: 1 } } };
+        if (id === A)
+          return { initial: { entries: entries(c.leader), hardState: { term, vote: "", commit: 1 } } };
+        if (id === B)
+          return { initial: { entries: entries(c.follower), hardState: { term, vote: "", commit: 1 } } };
         return { initial: { hardState: { term, vote: "", commit: 0 } } };
       });
       net.elect(A);
@@ -290,7 +344,14 @@ describe("proposals", () => {
 
   it("a forwarded proposal reaching a member without a leader is dropped", () => {
     const core = makeCore(A, { voters: [A, B, C], learners: [] });
-    core.step(msg({ type: MessageType.Prop, from: B, to: A, entries: [{ term: 0, index: 0, type: 0, data: bytes("x") }] }));
+    core.step(
+      msg({
+        type: MessageType.Prop,
+        from: B,
+        to: A,
+        entries: [{ term: 0, index: 0, type: 0, data: bytes("x") }],
+      }),
+    );
     expect(core.status().lastIndex).toBe(0);
     expect(core.hasReady()).toBe(false);
   });

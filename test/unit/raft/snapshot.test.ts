@@ -127,7 +127,10 @@ describe("compact()", () => {
     const rd = core.ready();
     core.advance(rd); // durable, committed, not applied yet
     expect(() =>
-      core.compact({ metadata: { index: 1, term: 1, confState: { voters: [A], learners: [] } }, data: new Uint8Array() }),
+      core.compact({
+        metadata: { index: 1, term: 1, confState: { voters: [A], learners: [] } },
+        data: new Uint8Array(),
+      }),
     ).toThrow(AssertionError);
   });
 
@@ -152,7 +155,10 @@ describe("compact()", () => {
         from: A,
         to: B,
         term: 1,
-        snapshot: { metadata: { index: 5, term: 1, confState: { voters: [A, nid(7)], learners: [] } }, data: new Uint8Array() },
+        snapshot: {
+          metadata: { index: 5, term: 1, confState: { voters: [A, nid(7)], learners: [] } },
+          data: new Uint8Array(),
+        },
       }),
     );
     expect(core.status().lastIndex).toBe(0);

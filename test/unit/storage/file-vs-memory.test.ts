@@ -97,7 +97,7 @@ async function run(seed: number): Promise<void> {
         const h = { term, vote, commit };
         await both(`step ${step} hard state after snapshot`, (s) => s.append(h, []));
       } else if (r < 0.8) {
-        const index = int(0, snapIndex);
+        const index = rand() < 0.5 ? snapIndex : int(0, snapIndex); // the server compacts at the snapshot index
         await both(`step ${step} compact ${index}`, (s) => s.compact(index));
       } else if (r < 0.9) {
         mem = mem.reopen();

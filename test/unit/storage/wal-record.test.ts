@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { EntryType } from "../../../src/raft/types.ts";
 import { DecodeError } from "../../../src/storage/file/binary.ts";
+import { crc32, crc32Bytes } from "../../../src/storage/file/crc.ts";
 import {
   checkFrame,
   decodePayload,
@@ -84,5 +85,21 @@ describe("WAL records", () => {
   it("refuse to encode integers beyond 2^53 - 1", () => {
     const bad: WalRecord = { kind: "logReset", term: 1, index: 2 ** 53 };
     expect(() => encodeRecords([bad])).toThrow(AssertionError);
+  });
+});
+
+describe("crc32Bytes", () => {
+  it("equals zlib's CRC-32 on any range", () => {
+    const buf = Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 7919) & 0xff));
+    for (const [start, end] of [
+      [0, 0],
+      [0, 8],
+      [3, 11],
+      [0, 300],
+      [299, 300],
+    ] as const) {
+      expect(crc32Bytes(buf, start, end)).toBe(crc32(buf.subarray(start, end)));
+    }
+    expect(crc32Bytes(Buffer.from("123456789"), 0, 9)).toBe(0xcbf43926); // the CRC-32 check value
   });
 });

@@ -1,6 +1,10 @@
 /** A few real transports on loopback for the transport tests. */
 import type { Message, NodeId } from "../../../src/raft/types.ts";
-import { type Http2Transport, type Http2TransportOptions, createHttp2Transport } from "../../../src/transport/http2.ts";
+import {
+  createHttp2Transport,
+  type Http2Transport,
+  type Http2TransportOptions,
+} from "../../../src/transport/http2.ts";
 import type { PeerTlsConfig } from "../../../src/transport/types.ts";
 
 /** One member: its transport and what it observed. */

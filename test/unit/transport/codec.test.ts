@@ -1,8 +1,13 @@
 import { Packr } from "msgpackr";
 import { describe, expect, it } from "vitest";
 import { EntryType, type Message, MessageType } from "../../../src/raft/types.ts";
-import { CodecError, decodeMessages, encodeMessages, estimateEncodedBytes } from "../../../src/transport/codec.ts";
-import { ID_A, ID_B, entry, message } from "./helpers.ts";
+import {
+  CodecError,
+  decodeMessages,
+  encodeMessages,
+  estimateEncodedBytes,
+} from "../../../src/transport/codec.ts";
+import { entry, ID_A, ID_B, message } from "./helpers.ts";
 
 /** Asserts `decoded` equals `sent` and that every byte field is a plain Uint8Array (not a Buffer view). */
 function expectSame(decoded: Message[], sent: Message[]): void {
@@ -60,7 +65,10 @@ describe("codec (msgpack batches of Raft messages)", () => {
         from: ID_A,
         to: ID_B,
         term: 3,
-        snapshot: { metadata: { index: 900, term: 3, confState: { voters: [ID_A, ID_B], learners: [] } }, data },
+        snapshot: {
+          metadata: { index: 900, term: 3, confState: { voters: [ID_A, ID_B], learners: [] } },
+          data,
+        },
       }),
       message({ type: MessageType.ReadIndex, from: ID_B, to: ID_A, context: new Uint8Array([9, 8, 7]) }),
       message({ type: MessageType.Heartbeat, from: ID_A, to: ID_B, context: new Uint8Array(0) }),
@@ -90,7 +98,10 @@ describe("codec (msgpack batches of Raft messages)", () => {
     ["id not 16 hex digits", [{ ...valid(), from: "node-a" }]],
     ["missing entries", [{ ...valid(), entries: undefined }]],
     ["entry data not bytes", [{ ...valid(), entries: [{ term: 1, index: 1, type: 0, data: "x" }] }]],
-    ["entry type unknown", [{ ...valid(), entries: [{ term: 1, index: 1, type: 9, data: new Uint8Array(1) }] }]],
+    [
+      "entry type unknown",
+      [{ ...valid(), entries: [{ term: 1, index: 1, type: 9, data: new Uint8Array(1) }] }],
+    ],
     ["reject not boolean", [{ ...valid(), reject: 0 }]],
     ["snapshot without metadata", [{ ...valid(), snapshot: { data: new Uint8Array(1) } }]],
     ["context not bytes", [{ ...valid(), context: [1, 2] }]],
@@ -126,6 +137,7 @@ describe("codec (msgpack batches of Raft messages)", () => {
         },
       }),
     ];
-    for (const m of samples) expect(estimateEncodedBytes(m)).toBeGreaterThanOrEqual(encodeMessages([m]).length);
+    for (const m of samples)
+      expect(estimateEncodedBytes(m)).toBeGreaterThanOrEqual(encodeMessages([m]).length);
   });
 });

@@ -1,7 +1,19 @@
 import { describe, expect, it } from "vitest";
-import { FrameDecoder, FrameTooLargeError, encodeFrame } from "../../../src/transport/framing.ts";
+import { encodeFrame, FrameDecoder, FrameTooLargeError } from "../../../src/transport/framing.ts";
 
-const payloads = [new Uint8Array([1, 2, 3]), new Uint8Array(0), new Uint8Array(1000).fill(7), new Uint8Array([42])];
+/** Pushes `chunk` and returns the frames it completed, as number arrays. */
+function push(decoder: FrameDecoder, chunk: Uint8Array): number[][] {
+  const frames: number[][] = [];
+  decoder.push(chunk, (f) => frames.push([...f]));
+  return frames;
+}
+
+const payloads = [
+  new Uint8Array([1, 2, 3]),
+  new Uint8Array(0),
+  new Uint8Array(1000).fill(7),
+  new Uint8Array([42]),
+];
 const stream = Buffer.concat(payloads.map((p) => encodeFrame(p)));
 
 describe("framing (4-byte big-endian length + payload)", () => {
@@ -11,8 +23,8 @@ describe("framing (4-byte big-endian length + payload)", () => {
   });
 
   it("decodes many frames from one chunk", () => {
-    const frames = new FrameDecoder(1 << 20).push(stream);
-    expect(frames.map((f) => [...f])).toStrictEqual(payloads.map((p) => [...p]));
+    const frames = push(new FrameDecoder(1 << 20), stream);
+    expect(frames).toStrictEqual(payloads.map((p) => [...p]));
   });
 
   it("decodes frames split across chunks at every size, even one byte at a time", () => {
@@ -20,7 +32,7 @@ describe("framing (4-byte big-endian length + payload)", () => {
       const decoder = new FrameDecoder(1 << 20);
       const frames: number[][] = [];
       for (let i = 0; i < stream.length; i += chunkSize) {
-        for (const f of decoder.push(stream.subarray(i, i + chunkSize))) frames.push([...f]);
+        frames.push(...push(decoder, stream.subarray(i, i + chunkSize)));
       }
       expect(frames, `chunk size ${chunkSize}`).toStrictEqual(payloads.map((p) => [...p]));
       expect(decoder.pendingBytes).toBe(0);
@@ -29,14 +41,21 @@ describe("framing (4-byte big-endian length + payload)", () => {
 
   it("keeps a partial frame pending", () => {
     const decoder = new FrameDecoder(1 << 20);
-    expect(decoder.push(stream.subarray(0, 5))).toStrictEqual([]);
+    expect(push(decoder, stream.subarray(0, 5))).toStrictEqual([]);
     expect(decoder.pendingBytes).toBe(1);
   });
 
   it("throws as soon as a header announces a frame over the limit, before its payload arrives", () => {
     const decoder = new FrameDecoder(100);
-    expect(decoder.push(encodeFrame(new Uint8Array(100)))).toHaveLength(1);
+    expect(push(decoder, encodeFrame(new Uint8Array(100)))).toHaveLength(1);
     const header = encodeFrame(new Uint8Array(101)).subarray(0, 4);
-    expect(() => decoder.push(header)).toThrow(FrameTooLargeError);
+    expect(() => push(decoder, header)).toThrow(FrameTooLargeError);
+  });
+
+  it("hands over the frames before a bad header in the same chunk", () => {
+    const frames: number[][] = [];
+    const chunk = Buffer.concat([encodeFrame(new Uint8Array([5])), encodeFrame(new Uint8Array(101))]);
+    expect(() => new FrameDecoder(100).push(chunk, (f) => frames.push([...f]))).toThrow(FrameTooLargeError);
+    expect(frames).toStrictEqual([[5]]);
   });
 });

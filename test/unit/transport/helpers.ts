@@ -12,7 +12,9 @@ export const ID_B = "000000000000000b";
 export const ID_C = "000000000000000c";
 
 /** A cluster CA and TLS material for `count` members signed by it. */
-export async function clusterTls(count: number): Promise<{ ca: CertificateAndKey; members: PeerTlsConfig[] }> {
+export async function clusterTls(
+  count: number,
+): Promise<{ ca: CertificateAndKey; members: PeerTlsConfig[] }> {
   const ca = await generateCa({ commonName: "test-ca" });
   const members: PeerTlsConfig[] = [];
   for (let i = 0; i < count; i++) {
@@ -40,6 +42,20 @@ export function message(fields: Partial<Message> & Pick<Message, "from" | "to">)
     rejectHint: 0,
     ...fields,
   };
+}
+
+/**
+ * A copy of `messages` with every byte field replaced by its base64 text, for fast deep equality
+ * (vitest compares typed arrays element by element, which takes seconds for megabytes).
+ */
+export function comparable(messages: Message[]): unknown[] {
+  const b64 = (bytes: Uint8Array) => `${bytes.constructor.name}:${Buffer.from(bytes).toString("base64")}`;
+  return messages.map((m) => ({
+    ...m,
+    entries: m.entries.map((e) => ({ ...e, data: b64(e.data) })),
+    ...(m.snapshot ? { snapshot: { ...m.snapshot, data: b64(m.snapshot.data) } } : {}),
+    ...(m.context ? { context: b64(m.context) } : {}),
+  }));
 }
 
 /** An entry whose data is `bytes` bytes derived from `index`. */
@@ -92,7 +108,9 @@ export async function freePort(): Promise<number> {
  * directions (now and on later connections) without closing anything: to the sender the peer looks alive but silent (a hung
  * process or a partition that keeps TCP open).
  */
-export async function tcpProxy(targetPort: number): Promise<{ port: number; freeze(): void; close(): Promise<void> }> {
+export async function tcpProxy(
+  targetPort: number,
+): Promise<{ port: number; freeze(): void; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
   let frozen = false;
   const server = net.createServer((client) => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { MessageType } from "../../../src/raft/types.ts";
 import { estimateEncodedBytes } from "../../../src/transport/codec.ts";
 import { BoundedMessageQueue } from "../../../src/transport/queue.ts";
-import { ID_A, ID_B, entry, message } from "./helpers.ts";
+import { entry, ID_A, ID_B, message } from "./helpers.ts";
 
 const hb = (term: number) => message({ from: ID_A, to: ID_B, term });
 
