@@ -216,7 +216,7 @@ export class RaftLog {
    * commit index moved.
    */
   maybeCommit(index: number, term: number): boolean {
-    if (index > this.committed && this.term(index) === term) {
+    if (index > this.committed && this.term(index) !== undefined) {
       this.commitTo(index);
       return true;
     }

@@ -27,6 +27,7 @@ import type {
 import { RaftCore } from "../raft/core.ts";
 import {
   type Entry,
+  type HardState,
   EntryType,
   type Message,
   type NodeId,
@@ -86,6 +87,7 @@ export class CairnNode extends EventEmitter implements KvService {
   private snapshotIndex: number;
   private seq = Date.now() * 1000;
   private softState: SoftState = { leader: "", role: "follower" };
+  private lastHardState: HardState = { term: 0, vote: "", commit: 0 };
   private ticker: NodeJS.Timeout | null = null;
   private publishTimer: NodeJS.Timeout | null = null;
   private processing = false;
@@ -148,6 +150,7 @@ export class CairnNode extends EventEmitter implements KvService {
       },
     );
     const node = new CairnNode(opts, { raft, membership, applied: node0.applied });
+    if (persisted.hardState) node.lastHardState = persisted.hardState;
     if (persisted.snapshot) node.restoreSnapshot(persisted.snapshot);
     node.ticker = setInterval(() => node.onTick(), opts.heartbeatIntervalMs);
     const voters = membership.voterIds();
@@ -364,11 +367,17 @@ export class CairnNode extends EventEmitter implements KvService {
       while (!this.stopped && this.raft.hasReady()) {
         const rd = this.raft.ready();
         if (rd.softState) this.onSoftState(rd.softState);
+        // A leader may send appends before its own entries are on disk (Raft thesis §10.2.1,
+        // etcd raft.go): it counts itself in the quorum only once advance() says they are stable.
+        // Every other message (votes, append responses) waits for the fsync below.
+        const sendFirst = this.softState.role === "leader";
+        if (sendFirst && rd.messages.length > 0) this.transport?.send(rd.messages);
         if (rd.snapshot) await this.opts.storage.saveSnapshot(rd.snapshot);
         if (rd.hardState || rd.entries.length > 0) {
-          await this.opts.storage.append(rd.hardState ?? null, rd.entries);
+          await this.opts.storage.append(rd.hardState ?? null, rd.entries, this.mustSync(rd.hardState, rd.entries));
         }
-        if (rd.messages.length > 0) this.transport?.send(rd.messages);
+        if (rd.hardState) this.lastHardState = rd.hardState;
+        if (!sendFirst && rd.messages.length > 0) this.transport?.send(rd.messages);
         if (rd.snapshot) this.restoreSnapshot(rd.snapshot);
         for (const entry of rd.committedEntries) this.applyEntry(entry);
         this.appliedWaiters.advance(this.appliedIndex);
@@ -384,6 +393,12 @@ export class CairnNode extends EventEmitter implements KvService {
     }
     // Triggers that arrived during the last await ran no loop: check once more.
     if (!this.stopped && this.raft.hasReady()) this.schedule();
+  }
+
+  /** Entries, or a new term or vote, must be fsynced; a commit-only change need not (etcd: wal.MustSync). */
+  private mustSync(hs: HardState | undefined, entries: Entry[]): boolean {
+    if (entries.length > 0 || !hs) return entries.length > 0;
+    return hs.term !== this.lastHardState.term || hs.vote !== this.lastHardState.vote;
   }
 
   private onSoftState(ss: SoftState): void {

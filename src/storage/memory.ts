@@ -94,7 +94,7 @@ export class MemoryStorage implements RaftStorage {
   }
 
   /** See {@link RaftStorage.append} and checkAppend (src/storage/rules.ts). @throws AssertionError */
-  async append(hardState: HardState | null, entries: Entry[]): Promise<void> {
+  async append(hardState: HardState | null, entries: Entry[], _sync = true): Promise<void> {
     const d = this.#open();
     checkAppend(this.#view(d), hardState, entries);
     const first = entries[0];

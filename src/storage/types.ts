@@ -51,8 +51,13 @@ export interface PersistedState {
 export interface RaftStorage {
   /** Loads the persisted state. Throws StorageCorruptError on corruption before the tail. */
   load(): Promise<PersistedState>;
-  /** Durably stores `hardState` (if not null) and `entries` (possibly empty). */
-  append(hardState: HardState | null, entries: Entry[]): Promise<void>;
+  /**
+   * Stores `hardState` (if not null) and `entries` (possibly empty), durably when `sync` is true
+   * (the default). The caller passes `sync` false only when `entries` is empty and the term and
+   * vote are unchanged, i.e. only the commit index moved: losing that on a crash is safe because
+   * the commit index is re-learned from the leader (etcd: wal.MustSync).
+   */
+  append(hardState: HardState | null, entries: Entry[], sync?: boolean): Promise<void>;
   /** Durably and atomically stores a snapshot (becomes the one `load` returns). */
   saveSnapshot(snapshot: Snapshot): Promise<void>;
   /** Allows dropping log entries with index <= `index` (which a saved snapshot covers). */

@@ -145,8 +145,13 @@ export function createHttp2Transport(options: Http2TransportOptions): Http2Trans
       const byPeer = new Map<PeerSender, Message[]>();
       for (const m of messages) {
         const sender = senders.get(m.to);
-        if (sender === undefined || LOCAL_MESSAGE_TYPES.has(m.type)) {
-          log.warn({ type: m.type, to: m.to }, "message to an unknown peer or of a local type; dropped");
+        if (LOCAL_MESSAGE_TYPES.has(m.type)) {
+          log.warn({ type: m.type, to: m.to }, "local message type handed to the transport; dropped");
+          continue;
+        }
+        if (sender === undefined) {
+          // Normal for a moment after a member is removed (etcd logs it at debug too).
+          log.debug({ type: m.type, to: m.to }, "message to an unknown peer; dropped");
           continue;
         }
         try {

@@ -54,3 +54,10 @@ export const MAX_PROBE_RESPONSE_BYTES = 4 * 1024;
 
 /** HTTP/2 initial flow-control window per stream (bytes): 1 MiB lets one MsgApp go out in one round trip (default is 64 KiB). */
 export const HTTP2_INITIAL_WINDOW_BYTES = 1024 * 1024;
+
+/**
+ * HTTP/2 connection-level receive window of the peer listener (bytes). The default (64 KiB) would
+ * cap one peer's upload at 64 KiB per round trip whatever the per-stream window; 4 MiB keeps a
+ * snapshot and the message stream flowing on links with real latency.
+ */
+export const HTTP2_CONNECTION_WINDOW_BYTES = 4 * 1024 * 1024;

@@ -324,7 +324,7 @@ export class PeerSender {
       const more = stream.write(encodeFrame(payload));
       this.counters.sentMessages += batch.length;
       this.counters.sentFrames++;
-      if (!more && false) {
+      if (!more) {
         // Backpressure: let messages accumulate in the bounded queue until the stream drains.
         this.waitingDrain = true;
         stream.once("drain", () => {

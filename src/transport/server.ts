@@ -18,7 +18,12 @@ import { type Message, MessageType, type NodeId } from "../raft/types.ts";
 import { assert } from "../util/assert.ts";
 import { CodecError, decodeMessages } from "./codec.ts";
 import { FRAME_HEADER_BYTES, FrameDecoder, FrameTooLargeError } from "./framing.ts";
-import { HTTP2_INITIAL_WINDOW_BYTES, MAX_SNAPSHOT_REQUEST_BYTES, MAX_STREAM_FRAME_BYTES } from "./limits.ts";
+import {
+  HTTP2_CONNECTION_WINDOW_BYTES,
+  HTTP2_INITIAL_WINDOW_BYTES,
+  MAX_SNAPSHOT_REQUEST_BYTES,
+  MAX_STREAM_FRAME_BYTES,
+} from "./limits.ts";
 import {
   CLUSTER_ID_HEADER,
   CLUSTER_ID_MISMATCH_MESSAGE,
@@ -76,6 +81,7 @@ export class PeerServer {
         return;
       }
       this.sessions.add(session);
+      session.setLocalWindowSize(HTTP2_CONNECTION_WINDOW_BYTES);
       session.once("close", () => this.sessions.delete(session));
       session.on("error", (err) => this.log.debug({ err: err.message }, "peer session error"));
     });

@@ -66,12 +66,16 @@ for (const size of [3, 5]) {
           faults: { dropProbability: 0.05, duplicateProbability: 0.02, maxDelayMs: 12 },
         });
         const client = new SimClient(c, new Rng(seed + 1_000_000), "v");
+        const readRng = new Rng(seed + 5_000_000);
         c.every(15, () => {
           if (client.submitted.length < 80) client.submit();
           client.pump();
+          c.readIndex(readRng.pick(c.upIds()));
         });
         c.runFor(1_500);
         settle(c, [client], 20_000);
+        // Linearizable reads were answered (each checked against every commit before it was issued).
+        expect(c.checker.readsAnswered).toBeGreaterThan(20);
         expectAllApplied(c, [client]);
         expectIdenticalApplied(c);
       });
@@ -126,7 +130,11 @@ for (const size of [3, 5]) {
         const majorityClient = new SimClient(c, rng.fork(), "maj", majority);
         const minorityValues: string[] = [];
         let n = 0;
+        const readsBefore = c.checker.readsAnswered;
+        let split = true;
         c.every(20, () => {
+          // Reads on the minority must not be answered: it cannot confirm leadership with a quorum.
+          if (split) for (const id of minority) c.readIndex(id);
           // The old leader still believes it leads (no CheckQuorum): it accepts proposals it can never commit.
           if (n < 30) {
             const v = `min-${n++}`;
@@ -136,6 +144,7 @@ for (const size of [3, 5]) {
           majorityClient.pump();
         });
         c.runFor(1_500);
+        expect(c.checker.readsAnswered).toBe(readsBefore);
         expect(minorityValues.length).toBeGreaterThan(0);
         for (const v of minorityValues) expect(c.checker.appliedValues.has(v), v).toBe(false);
         for (const id of minority) expect(c.node(id).core!.status().commit).toBe(commitAtSplit.get(id));
@@ -144,6 +153,7 @@ for (const size of [3, 5]) {
         const ok = c.runUntil(() => majorityClient.done(), 10_000);
         if (!ok) fail(c, "majority did not commit");
 
+        split = false;
         c.heal();
         settle(c, [majorityClient], 20_000);
         expectAllApplied(c, [majorityClient]);
@@ -180,13 +190,19 @@ for (const size of [3, 5]) {
             const r = rng.float();
             const up = c.upIds();
             const down = c.voters.filter((id) => !up.includes(id));
-            if (r < 0.15 && up.length > 0) c.crash(rng.pick(up));
-            else if (r < 0.35 && down.length > 0) c.restart(rng.pick(down));
-            else if (r < 0.45) {
+            const lead = c.leader();
+            if (r < 0.1 && up.length > 0) c.crash(rng.pick(up));
+            else if (r < 0.2 && lead) c.crash(lead);
+            else if (r < 0.4 && down.length > 0) c.restart(rng.pick(down));
+            else if (r < 0.5) {
               const shuffled = [...c.voters].sort(() => rng.float() - 0.5);
               const cut = rng.int(1, size - 1);
               c.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
-            } else if (r < 0.6) c.heal();
+            } else if (r < 0.65) c.heal();
+          });
+          c.every(25, () => {
+            const up = c.upIds();
+            if (up.length > 0) c.readIndex(rng.pick(up));
           });
           c.runFor(4_000);
           chaos = false;

@@ -33,6 +33,12 @@ const DEFAULT_FAULTS: NetworkFaults = {
   duplicateProbability: 0,
 };
 
+const decoder = new TextDecoder();
+
+function textOf(b: Uint8Array): string {
+  return decoder.decode(b);
+}
+
 /** Member id of the i-th member (1-based). */
 export function simId(i: number): NodeId {
   return i.toString(16).padStart(16, "0");
@@ -70,6 +76,7 @@ export class Cluster {
     leaderChanges: 0,
   };
   private lastLeader: NodeId | undefined;
+  private readSeq = 0;
 
   constructor(opts: ClusterOptions) {
     this.rng = new Rng(opts.seed);
@@ -153,6 +160,24 @@ export class Cluster {
       if (err instanceof Error && "code" in err && err.code === "no_leader") return false;
       throw err;
     }
+  }
+
+  /**
+   * Issues a linearizable read (ReadIndex) on member `id` with a unique context. Returns false when
+   * the member is down or knows no leader.
+   */
+  readIndex(id: NodeId): boolean {
+    const core = this.node(id).core;
+    if (!core) return false;
+    const ctx = `read-${this.readSeq++}`;
+    try {
+      core.readIndex(valueBytes(ctx));
+    } catch (err) {
+      if (err instanceof Error && "code" in err && err.code === "no_leader") return false;
+      throw err;
+    }
+    this.checker.onReadIssued(ctx);
+    return true;
   }
 
   /** Runs `fn` every `everyMs` of simulated time, starting `everyMs` from now. */
@@ -329,6 +354,7 @@ export class Cluster {
       this.checker.onApply(node.id, a);
       node.applied.push(a);
     }
+    for (const rs of rd.readStates) this.checker.onReadState(node.id, textOf(rs.requestCtx), rs.index);
     core.advance(rd);
     this.maybeSnapshot(node);
   }

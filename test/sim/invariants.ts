@@ -26,6 +26,12 @@ export class Invariants {
   private readonly committed: (AppliedEntry | undefined)[] = [];
   /** value → time it was first applied anywhere. */
   readonly appliedValues = new Map<string, number>();
+  /** Highest commit index any member ever reported. */
+  private maxCommitSeen = 0;
+  /** Pending ReadIndex requests: context key → lowest acceptable read index. */
+  private readonly reads = new Map<string, { minIndex: number; answered: boolean }>();
+  /** ReadIndex requests answered (for liveness checks). */
+  readsAnswered = 0;
   nowMs = 0;
 
   private fail(msg: string): never {
@@ -48,6 +54,7 @@ export class Invariants {
    */
   observe(id: NodeId, core: RaftCore): void {
     const st = core.status();
+    if (st.commit > this.maxCommitSeen) this.maxCommitSeen = st.commit;
     if (st.role !== "leader") return;
     const prev = this.leaders.get(st.term);
     if (prev !== undefined && prev !== id) this.fail(`two leaders in term ${st.term}: ${prev} and ${id}`);
@@ -85,6 +92,25 @@ export class Invariants {
         `${id} applied (${entry.index}, term ${entry.term}, "${entry.data}") but (${c.index}, term ${c.term}, "${c.data}") was applied before`,
       );
     }
+  }
+
+  /**
+   * A ReadIndex request issued now: to be linearizable its read index must cover every entry
+   * committed anywhere so far (thesis §6.4).
+   */
+  onReadIssued(ctxKey: string): void {
+    this.reads.set(ctxKey, { minIndex: this.maxCommitSeen, answered: false });
+  }
+
+  /** A ReadState arrived for `ctxKey` with `index` (a duplicated request may be answered twice). */
+  onReadState(id: NodeId, ctxKey: string, index: number): void {
+    const read = this.reads.get(ctxKey);
+    if (read === undefined) this.fail(`${id} got a ReadState for unknown context ${ctxKey}`);
+    if (index < read.minIndex) {
+      this.fail(`${id} got read index ${index} for ${ctxKey}, but ${read.minIndex} was committed before the read`);
+    }
+    if (!read.answered) this.readsAnswered++;
+    read.answered = true;
   }
 
   /** Applied sequences of all members are prefixes of each other. */

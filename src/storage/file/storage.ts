@@ -190,11 +190,11 @@ export class FileStorage implements RaftStorage {
 
   /**
    * See {@link RaftStorage.append}: one write of all records (entries, then the hard state) to the
-   * last WAL segment and one fdatasync. Rolls over to a new segment first when the last one is full;
+   * last WAL segment and one fdatasync (none when `sync` is false). Rolls over to a new segment first when the last one is full;
    * a new segment starts with the current hard state so deleting old segments never loses it.
    * @throws AssertionError on a call breaking the rules of src/storage/rules.ts
    */
-  append(hardState: HardState | null, entries: Entry[]): Promise<void> {
+  append(hardState: HardState | null, entries: Entry[], sync = true): Promise<void> {
     return this.#run(async () => {
       const view = this.#view();
       checkAppend(view, hardState, entries);
@@ -209,7 +209,7 @@ export class FileStorage implements RaftStorage {
         }
         for (const entry of entries) records.push({ kind: "entry", entry });
         if (hardState !== null) records.push({ kind: "hardState", hardState });
-        await this.wal.write(records);
+        await this.wal.write(records, sync);
       });
       this.#opened = null;
       if (first !== undefined) {

@@ -158,14 +158,17 @@ export class Wal {
     this.#segments.push({ seq, path, maxEntryIndex: 0 });
   }
 
-  /** Durably appends `records` to the last segment: one write, then one fdatasync. */
-  async write(records: readonly WalRecord[]): Promise<void> {
+  /**
+   * Appends `records` to the last segment: one write, then one fdatasync unless `sync` is false
+   * (a later synced write or the OS makes them durable; see RaftStorage.append).
+   */
+  async write(records: readonly WalRecord[], sync = true): Promise<void> {
     const h = this.#active;
     const seg = this.#segments.at(-1);
     assert(h !== null && seg !== undefined, "WAL has no open segment");
     const buf = encodeRecords(records);
     await writeFully(h, buf, this.#activeBytes);
-    await h.datasync();
+    if (sync) await h.datasync();
     this.#activeBytes += buf.length;
     seg.maxEntryIndex = maxEntryIndexOf(records, seg.maxEntryIndex);
   }

@@ -162,8 +162,9 @@ describe("HTTP/2 peer transport", () => {
     expect(a.unreachable).not.toContain(ID_B);
   });
 
-  it("detects a frozen peer (open TCP, no answers) and keeps delivering to the others", async () => {
-    const a = await member(ID_A, 0, { maxQueueMessages: 100, pingIntervalMs: 100, dialTimeoutMs: 300 });
+  /** A, B behind a freezable proxy, and C direct; both connected. */
+  async function frozenSetup(extra: Parameters<typeof startMember>[2]) {
+    const a = await member(ID_A, 0, extra);
     const b = await member(ID_B, 1);
     const c = await member(ID_C, 2);
     const proxy = await tcpProxy(Number(new URL(b.transport.listenPeerUrl()).port));
@@ -176,21 +177,45 @@ describe("HTTP/2 peer transport", () => {
     );
     a.transport.send([hb(ID_A, ID_B, 0), hb(ID_A, ID_C, 0)]);
     await waitFor(() => b.received.length === 1 && c.received.length === 1, "first heartbeats");
+    return { a, b, c, proxy };
+  }
 
-    proxy.freeze();
+  /** Sends 20 rounds of 20 × 64 KiB MsgApp to B and one heartbeat to C; each round waits for C. */
+  async function flood(a: TestMember, c: TestMember) {
     const big = (i: number) =>
       message({ type: MessageType.App, from: ID_A, to: ID_B, index: i, entries: [entry(i, 64 * 1024)] });
     for (let round = 1; round <= 20; round++) {
       a.transport.send([...range(20).map((i) => big(round * 20 + i)), hb(ID_A, ID_C, round)]);
       await waitFor(() => c.received.length === round + 1, `round ${round} at the live peer`);
     }
-    await waitFor(() => a.unreachable.includes(ID_B), "frozen peer reported unreachable");
+  }
+
+  it("a peer that stops reading fills only its own bounded queue (stream backpressure)", async () => {
+    // PINGs far apart: the session to the frozen peer stays up, only backpressure bounds the memory.
+    const { a, b, c, proxy } = await frozenSetup({ maxQueueMessages: 100, pingIntervalMs: 600_000 });
+    proxy.freeze();
+    await flood(a, c);
     const frozen = a.transport.peerStats().find((s) => s.peer === ID_B)!;
+    expect(frozen.failures).toBe(0);
     expect(frozen.queuedMessages).toBeLessThanOrEqual(100);
-    expect(frozen.droppedMessages).toBeGreaterThan(0);
-    await waitFor(() => a.transport.peerStats().find((s) => s.peer === ID_B)!.failures > 0, "ping timeout");
+    // 400 × 64 KiB = 25 MiB offered; the stream took at most a few MiB before it stopped draining.
+    expect(frozen.sentMessages).toBeLessThan(150);
+    expect(frozen.droppedMessages).toBeGreaterThan(150);
+    expect(a.unreachable).toContain(ID_B);
+    expect(a.unreachable).not.toContain(ID_C);
     expect(terms(c.received, ID_A)).toStrictEqual(range(21));
     expect(b.received).toHaveLength(1);
+  });
+
+  it("detects a frozen peer (open TCP, no PING answers) and tears its session down", async () => {
+    const { a, c, proxy } = await frozenSetup({ pingIntervalMs: 100, dialTimeoutMs: 300 });
+    proxy.freeze();
+    a.transport.send([hb(ID_A, ID_B, 1)]);
+    await waitFor(() => a.transport.peerStats().find((s) => s.peer === ID_B)!.failures > 0, "ping timeout");
+    expect(a.unreachable).toContain(ID_B);
+    expect(a.transport.peerStats().find((s) => s.peer === ID_B)!.connected).toBe(false);
+    a.transport.send([hb(ID_A, ID_C, 1)]);
+    await waitFor(() => c.received.length === 2, "live peer still served");
   });
 
   it("reconnects after the peer restarts, and messages flow again", async () => {
