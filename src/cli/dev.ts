@@ -101,13 +101,16 @@ export async function runDev(argv: string[]): Promise<void> {
     const log = createWriteStream(logFile, { flags: "a" });
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: cleanEnv() });
     child.stdout!.pipe(log);
+    let tail = "";
     child.stderr!.on("data", (chunk: Buffer) => {
       log.write(chunk);
-      process.stderr.write(`[${m.name}] ${chunk}`);
+      tail = (tail + chunk.toString()).slice(-4_000);
     });
     child.on("exit", (code, signal) => {
-      if (!stopping)
-        process.stderr.write(`[${m.name}] exited (code ${code}, signal ${signal}); log: ${logFile}\n`);
+      if (stopping) return;
+      process.stderr.write(
+        `[${m.name}] exited (code ${code}, signal ${signal}); log: ${logFile}\n${lastLines(tail, 5)}\n`,
+      );
     });
     children.push(child);
   }
@@ -162,6 +165,16 @@ export async function runDev(argv: string[]): Promise<void> {
       "",
     ].join("\n"),
   );
+}
+
+/** The last `n` lines of `text`, indented. */
+function lastLines(text: string, n: number): string {
+  return text
+    .trimEnd()
+    .split("\n")
+    .slice(-n)
+    .map((l) => `    ${l}`)
+    .join("\n");
 }
 
 async function waitHealthy(members: DevMember[], timeoutMs: number): Promise<boolean> {

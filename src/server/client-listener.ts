@@ -31,6 +31,8 @@ export async function listenClient(app: Hono, url: string): Promise<ClientListen
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
+    // Small responses must not wait for Nagle's algorithm (http.createServer does the same).
+    socket.setNoDelay(true);
     socket.once("close", () => sockets.delete(socket));
     socket.once("data", (chunk: Buffer) => {
       socket.pause();

@@ -15,6 +15,7 @@ import {
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_MAX_REQUEST_BYTES,
   DEFAULT_SNAPSHOT_COUNT,
+  SNAPSHOT_CATCH_UP_ENTRIES,
 } from "../util/limits.ts";
 import { clusterIdFor, memberIdFor } from "./ids.ts";
 
@@ -130,6 +131,12 @@ export const SERVE_FLAGS: readonly ServeFlag[] = [
     "Number of applied log entries between two snapshots.",
   ),
   flag(
+    "snapshot-catchup-entries",
+    "count",
+    String(SNAPSHOT_CATCH_UP_ENTRIES),
+    "Log entries kept after a snapshot so a slow follower catches up by appends rather than a snapshot (etcd 3.6 flag).",
+  ),
+  flag(
     "max-request-bytes",
     "bytes",
     String(DEFAULT_MAX_REQUEST_BYTES),
@@ -171,6 +178,8 @@ export interface ServeConfig {
   heartbeatIntervalMs: number;
   electionTimeoutMs: number;
   snapshotCount: number;
+  /** Entries kept in the log after a snapshot for slow followers (--snapshot-catchup-entries). */
+  snapshotCatchUpEntries: number;
   maxRequestBytes: number;
   peerCertFile: string;
   peerKeyFile: string;
@@ -536,6 +545,7 @@ export function parseServeConfig(
     );
   }
   const snapshotCount = intFlag("snapshot-count", DEFAULT_SNAPSHOT_COUNT, "entries");
+  const snapshotCatchUpEntries = intFlag("snapshot-catchup-entries", SNAPSHOT_CATCH_UP_ENTRIES, "entries");
   const maxRequestBytes = intFlag("max-request-bytes", DEFAULT_MAX_REQUEST_BYTES, "bytes");
 
   const tlsWhy = "peers always use mutual TLS";
@@ -576,6 +586,7 @@ export function parseServeConfig(
     heartbeatIntervalMs,
     electionTimeoutMs,
     snapshotCount,
+    snapshotCatchUpEntries,
     maxRequestBytes,
     peerCertFile,
     peerKeyFile,

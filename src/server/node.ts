@@ -27,8 +27,8 @@ import type {
 import { RaftCore } from "../raft/core.ts";
 import {
   type Entry,
-  type HardState,
   EntryType,
+  type HardState,
   type Message,
   type NodeId,
   type Snapshot,
@@ -59,6 +59,8 @@ export interface CairnNodeOptions {
   electionTimeoutMs: number;
   /** Applied entries between snapshots (--snapshot-count). */
   snapshotCount: number;
+  /** Entries kept after a snapshot for slow followers (--snapshot-catchup-entries); default SNAPSHOT_CATCH_UP_ENTRIES. */
+  snapshotCatchUpEntries?: number;
   logger: Logger;
   version: string;
   /** Seed of Raft's randomness; default a random one (logged). */
@@ -139,6 +141,7 @@ export class CairnNode extends EventEmitter implements KvService {
         electionTick,
         heartbeatTick: 1,
         random: seededRandom(seed),
+        snapshotCatchUpEntries: opts.snapshotCatchUpEntries,
         logger: opts.logger,
       },
       {
@@ -374,11 +377,21 @@ export class CairnNode extends EventEmitter implements KvService {
         if (sendFirst && rd.messages.length > 0) this.transport?.send(rd.messages);
         if (rd.snapshot) await this.opts.storage.saveSnapshot(rd.snapshot);
         if (rd.hardState || rd.entries.length > 0) {
-          await this.opts.storage.append(rd.hardState ?? null, rd.entries, this.mustSync(rd.hardState, rd.entries));
+          await this.opts.storage.append(
+            rd.hardState ?? null,
+            rd.entries,
+            this.mustSync(rd.hardState, rd.entries),
+          );
         }
         if (rd.hardState) this.lastHardState = rd.hardState;
         if (!sendFirst && rd.messages.length > 0) this.transport?.send(rd.messages);
-        if (rd.snapshot) this.restoreSnapshot(rd.snapshot);
+        if (rd.snapshot) {
+          this.restoreSnapshot(rd.snapshot);
+          this.opts.logger.warn(
+            { index: rd.snapshot.metadata.index },
+            "restored state from a leader's snapshot",
+          );
+        }
         for (const entry of rd.committedEntries) this.applyEntry(entry);
         this.appliedWaiters.advance(this.appliedIndex);
         for (const rs of rd.readStates) this.reads.onReadState(rs);

@@ -34,7 +34,8 @@ export interface RunningServer {
  * @throws StorageCorruptError when the WAL is corrupt before its tail
  */
 export async function startServer(config: ServeConfig, logger?: Logger): Promise<RunningServer> {
-  const log = logger ?? pino({ level: config.logLevel, base: { member: config.name } });
+  // Logs go to stderr, as etcd's do; stdout stays free for output meant for people.
+  const log = logger ?? pino({ level: config.logLevel, base: { member: config.name } }, pino.destination(2));
   const storage = await openFileStorage(config.dataDir, { logger: log });
   let transport: Transport | null = null;
   let node: CairnNode | null = null;
@@ -69,6 +70,7 @@ export async function startServer(config: ServeConfig, logger?: Logger): Promise
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       electionTimeoutMs: config.electionTimeoutMs,
       snapshotCount: config.snapshotCount,
+      snapshotCatchUpEntries: config.snapshotCatchUpEntries,
       logger: log,
       version: CAIRN_VERSION,
     });

@@ -61,3 +61,10 @@ export const HTTP2_INITIAL_WINDOW_BYTES = 1024 * 1024;
  * snapshot and the message stream flowing on links with real latency.
  */
 export const HTTP2_CONNECTION_WINDOW_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Whether Http2Session.setLocalWindowSize may be used. Under Bun 1.4 raising the connection window
+ * of a server session stalls the connection at the first megabyte (checked on loopback with Bun
+ * 1.4.5), so Bun keeps the default windows.
+ */
+export const CAN_SET_HTTP2_WINDOW = process.versions.bun === undefined;

@@ -14,6 +14,7 @@ import { encodeMessages } from "./codec.ts";
 import { encodeFrame } from "./framing.ts";
 import {
   BATCH_TARGET_BYTES,
+  CAN_SET_HTTP2_WINDOW,
   HTTP2_INITIAL_WINDOW_BYTES,
   MAX_BATCH_MESSAGES,
   MAX_SNAPSHOT_REQUEST_BYTES,
@@ -234,7 +235,9 @@ export class PeerSender {
         cert: this.opts.tls.certPem,
         key: this.opts.tls.keyPem,
         settings: { initialWindowSize: HTTP2_INITIAL_WINDOW_BYTES },
-      });
+        // Raft messages are small and latency-bound: no Nagle delay (Go's TCP default, as etcd has).
+        noDelay: true,
+      } as http2.SecureClientSessionOptions);
     } catch (err) {
       this.fail(null, err as Error); // e.g. unusable TLS material: back off like any failure
       return;
@@ -245,11 +248,14 @@ export class PeerSender {
     this.dialTimer = setTimeout(() => {
       session.destroy(new Error(`no connection within ${this.opts.dialTimeoutMs} ms`));
     }, this.opts.dialTimeoutMs);
-    session.once("connect", () => {
+    session.once("connect", (_session, socket) => {
       if (this.session !== session) return;
       this.clearDialTimer();
       this.sessionReady = true;
-      session.setLocalWindowSize(HTTP2_INITIAL_WINDOW_BYTES);
+      // Raft messages are small and latency-bound: no Nagle delay (etcd's Go TCP default too).
+      // The socket argument, not session.socket: Bun forbids touching the latter.
+      socket.setNoDelay(true);
+      if (CAN_SET_HTTP2_WINDOW) session.setLocalWindowSize(HTTP2_INITIAL_WINDOW_BYTES);
       this.startPing(session);
       this.pump();
     });

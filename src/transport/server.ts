@@ -19,6 +19,7 @@ import { assert } from "../util/assert.ts";
 import { CodecError, decodeMessages } from "./codec.ts";
 import { FRAME_HEADER_BYTES, FrameDecoder, FrameTooLargeError } from "./framing.ts";
 import {
+  CAN_SET_HTTP2_WINDOW,
   HTTP2_CONNECTION_WINDOW_BYTES,
   HTTP2_INITIAL_WINDOW_BYTES,
   MAX_SNAPSHOT_REQUEST_BYTES,
@@ -73,6 +74,7 @@ export class PeerServer {
     });
     this.server.on("connection", (socket: Socket) => {
       this.sockets.add(socket);
+      socket.setNoDelay(true);
       socket.once("close", () => this.sockets.delete(socket));
     });
     this.server.on("session", (session) => {
@@ -81,7 +83,7 @@ export class PeerServer {
         return;
       }
       this.sessions.add(session);
-      session.setLocalWindowSize(HTTP2_CONNECTION_WINDOW_BYTES);
+      if (CAN_SET_HTTP2_WINDOW) session.setLocalWindowSize(HTTP2_CONNECTION_WINDOW_BYTES);
       session.once("close", () => this.sessions.delete(session));
       session.on("error", (err) => this.log.debug({ err: err.message }, "peer session error"));
     });
