@@ -372,29 +372,34 @@ export class CairnNode extends EventEmitter implements KvService {
         if (rd.softState) this.onSoftState(rd.softState);
         // A leader may send appends before its own entries are on disk (Raft thesis §10.2.1,
         // etcd raft.go): it counts itself in the quorum only once advance() says they are stable.
-        // Every other message (votes, append responses) waits for the fsync below.
         const sendFirst = this.softState.role === "leader";
         if (sendFirst && rd.messages.length > 0) this.transport?.send(rd.messages);
-        if (rd.snapshot) await this.opts.storage.saveSnapshot(rd.snapshot);
-        if (rd.hardState || rd.entries.length > 0) {
-          await this.opts.storage.append(
-            rd.hardState ?? null,
-            rd.entries,
-            this.mustSync(rd.hardState, rd.entries),
-          );
-        }
-        if (rd.hardState) this.lastHardState = rd.hardState;
-        if (!sendFirst && rd.messages.length > 0) this.transport?.send(rd.messages);
         if (rd.snapshot) {
+          await this.opts.storage.saveSnapshot(rd.snapshot);
           this.restoreSnapshot(rd.snapshot);
           this.opts.logger.warn(
             { index: rd.snapshot.metadata.index },
             "restored state from a leader's snapshot",
           );
         }
+        // Start this Ready's write, then apply committed entries while it is in flight: they are
+        // durable on a quorum already (etcd applies concurrently with its WAL save), so answering
+        // their clients need not wait for a commit-index write or for entries still being synced.
+        const persisted =
+          rd.hardState || rd.entries.length > 0
+            ? this.opts.storage.append(
+                rd.hardState ?? null,
+                rd.entries,
+                this.mustSync(rd.hardState, rd.entries),
+              )
+            : null;
         for (const entry of rd.committedEntries) this.applyEntry(entry);
         this.appliedWaiters.advance(this.appliedIndex);
         for (const rs of rd.readStates) this.reads.onReadState(rs);
+        if (persisted) await persisted;
+        if (rd.hardState) this.lastHardState = rd.hardState;
+        // Votes and append responses promise durability: they go out only after the write.
+        if (!sendFirst && rd.messages.length > 0) this.transport?.send(rd.messages);
         this.raft.advance(rd);
         await this.maybeSnapshot();
       }
