@@ -74,7 +74,7 @@ export const SERVE_FLAGS: readonly ServeFlag[] = [
     "listen-client-urls",
     "url[,url...]",
     "http://localhost:2379",
-    "URLs (http or https) to listen on for client traffic.",
+    "URLs (http) to listen on for client traffic (HTTP/1.1 and HTTP/2).",
   ),
   flag(
     "advertise-client-urls",
@@ -302,12 +302,19 @@ interface UrlRules {
   schemes: readonly ("http" | "https")[];
   /** Advertised URLs must be reachable: no 0.0.0.0 / [::], no port 0. */
   advertised: boolean;
+  /** Why only these schemes, shown in the error. */
+  why?: string;
 }
 
-const CLIENT_LISTEN: UrlRules = { schemes: ["http", "https"], advertised: false };
+// Client TLS (https listeners) arrives with a later issue; until then a listener is plain http.
+const CLIENT_LISTEN: UrlRules = {
+  schemes: ["http"],
+  advertised: false,
+  why: "TLS for clients is not supported yet",
+};
 const CLIENT_ADVERTISE: UrlRules = { schemes: ["http", "https"], advertised: true };
-const PEER_LISTEN: UrlRules = { schemes: ["https"], advertised: false };
-const PEER_ADVERTISE: UrlRules = { schemes: ["https"], advertised: true };
+const PEER_LISTEN: UrlRules = { schemes: ["https"], advertised: false, why: "peers always use mutual TLS" };
+const PEER_ADVERTISE: UrlRules = { schemes: ["https"], advertised: true, why: "peers always use mutual TLS" };
 
 const AUTHORITY_PORT = /^(?:\[[^\]]*\]|[^:[\]]*):(\d{1,5})$/;
 const UNSPECIFIED_HOSTS = new Set(["0.0.0.0", "[::]"]);
@@ -329,7 +336,7 @@ function canonicalUrl(label: string, raw: string, rules: UrlRules): string {
   }
   const scheme = url.protocol.slice(0, -1);
   if (!(rules.schemes as readonly string[]).includes(scheme)) {
-    const why = rules.schemes.length === 1 ? " (peers always use mutual TLS)" : "";
+    const why = rules.why ? ` (${rules.why})` : "";
     throw new ConfigError(`${label}: '${raw}' must use ${rules.schemes.join(" or ")}${why}`);
   }
   if (url.username !== "" || url.password !== "") {

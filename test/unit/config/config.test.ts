@@ -232,9 +232,12 @@ describe("validation names the flag", () => {
     );
   });
 
-  it("client URLs must be http(s) with host and port", () => {
+  it("client URLs must be http with host and port", () => {
     expect(configError(() => parse(["--listen-client-urls=ftp://localhost:2379"]))).toMatch(
-      /^--listen-client-urls: 'ftp:\/\/localhost:2379' must use http or https/,
+      /^--listen-client-urls: 'ftp:\/\/localhost:2379' must use http/,
+    );
+    expect(configError(() => parse(["--listen-client-urls=https://localhost:2379"]))).toMatch(
+      /^--listen-client-urls: 'https:\/\/localhost:2379' must use http \(TLS for clients is not supported yet\)/,
     );
     expect(configError(() => parse(["--listen-client-urls=http://localhost"]))).toMatch(
       /^--listen-client-urls: .*host and port required/,
@@ -251,8 +254,8 @@ describe("validation names the flag", () => {
   });
 
   it("keeps an explicit default port and canonicalizes URLs", () => {
-    const c = parse(["--listen-client-urls=HTTPS://LocalHost:443/,http://[::1]:2379"]);
-    expect(c.listenClientUrls).toEqual(["https://localhost:443", "http://[::1]:2379"]);
+    const c = parse(["--listen-client-urls=HTTP://LocalHost:80/,http://[::1]:2379"]);
+    expect(c.listenClientUrls).toEqual(["http://localhost:80", "http://[::1]:2379"]);
   });
 
   it("peer URLs must be https", () => {
