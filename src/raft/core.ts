@@ -182,8 +182,7 @@ export class RaftCore {
       log.stableSnapshotTo(index);
       if (index > log.applied) log.appliedTo(index);
     }
-    const lastEntry = rd.entries[rd.entries.length - 1];
-    if (lastEntry) log.stableTo({ index: lastEntry.index, term: lastEntry.term });
+    log.stableTo(rd.entries);
     const lastCommitted = rd.committedEntries[rd.committedEntries.length - 1];
     if (lastCommitted) log.appliedTo(lastCommitted.index);
     this.raft.leaderStable();

@@ -216,7 +216,7 @@ export class RaftLog {
    * commit index moved.
    */
   maybeCommit(index: number, term: number): boolean {
-    if (index > this.committed && this.term(index) !== undefined) {
+    if (index > this.committed && this.term(index) === term) {
       this.commitTo(index);
       return true;
     }
@@ -265,11 +265,18 @@ export class RaftLog {
   }
 
   /**
-   * Entries up to `id.index` are durable, if the entry there still has term `id.term` (a
-   * truncation after the Ready was taken may have replaced it; then nothing is marked).
+   * `entries` (handed out in a Ready) are durable. Entries replaced since (a truncation after the
+   * Ready was taken) are not marked; by Log Matching (§5.3) every entry up to the last one still
+   * matching is the one persisted.
    */
-  stableTo(id: EntryId): void {
-    if (this.matchTerm(id.index, id.term) && id.index > this.stableIndex) this.stableIndex = id.index;
+  stableTo(entries: readonly Entry[]): void {
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const e = entries[i]!;
+      if (this.matchTerm(e.index, e.term)) {
+        if (e.index > this.stableIndex) this.stableIndex = e.index;
+        return;
+      }
+    }
   }
 
   /** The pending snapshot at `index` has been persisted by the application. */

@@ -100,7 +100,10 @@ export class Raft {
       this.term = hs.term;
       this.vote = hs.vote;
     }
-    assert(this.term >= this.log.lastTerm(), `raft: term ${this.term} below last log term ${this.log.lastTerm()}`);
+    assert(
+      this.term >= this.log.lastTerm(),
+      `raft: term ${this.term} below last log term ${this.log.lastTerm()}`,
+    );
     this.becomeFollower(this.term, "");
   }
 
@@ -214,7 +217,7 @@ export class Raft {
     self.becomeReplicate();
     self.recentActive = true;
     // §5.4.2 / thesis §6.4: a leader commits an entry of its own term at the start of its term.
-    this.appendEntries([new Uint8Array(0)]);
+    this.appendEntries([{ type: EntryType.Normal, data: new Uint8Array(0) }]);
     this.logger.info({ id: this.id, term: this.term }, "raft: became leader");
   }
 
@@ -384,7 +387,7 @@ export class Raft {
           this.logger.warn({ id: this.id }, "raft: not a member, dropping proposal");
           return;
         }
-        this.appendEntries(m.entries.map((e) => e.data));
+        this.appendEntries(m.entries.map((e) => ({ type: e.type, data: e.data })));
         return;
       case MessageType.ReadIndex:
         this.leaderReadIndex(m);
@@ -425,13 +428,13 @@ export class Raft {
   }
 
   /** Leader append (§5.3): entries get the current term and the next indexes; broadcast is batched. */
-  private appendEntries(data: Uint8Array[]): void {
+  private appendEntries(proposals: { type: EntryType; data: Uint8Array }[]): void {
     const first = this.log.lastIndex() + 1;
-    const entries: Entry[] = data.map((d, i) => ({
+    const entries: Entry[] = proposals.map((p, i) => ({
       term: this.term,
       index: first + i,
-      type: EntryType.Normal,
-      data: d,
+      type: p.type,
+      data: p.data,
     }));
     this.log.append(entries);
     this.needBcastAppend = true;
@@ -587,7 +590,10 @@ export class Raft {
   }
 
   private leaderReadIndex(m: Message): void {
-    assert(m.context !== undefined, "raft: MsgReadIndex without context");
+    if (m.context === undefined) {
+      this.logger.warn({ id: this.id, from: m.from }, "raft: dropping MsgReadIndex without context");
+      return;
+    }
     if (!this.committedEntryInCurrentTerm()) {
       // Step 1 of §6.4: until an entry of this term commits we may not know the latest commit index.
       this.pendingReadIndex.push(m);

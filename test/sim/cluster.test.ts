@@ -163,56 +163,100 @@ for (const size of [3, 5]) {
       });
     });
 
-    for (const flags of [
-      { preVote: false, checkQuorum: false },
-      { preVote: true, checkQuorum: true },
-    ]) {
-      it(`stays safe under random crashes, restarts, partitions and loss (preVote=${flags.preVote}, checkQuorum=${flags.checkQuorum})`, () => {
-        forEachSeed(SEEDS, (seed) => {
-          const opts: ClusterOptions = {
-            size,
-            seed,
-            faults: { dropProbability: 0.05, duplicateProbability: 0.02, minDelayMs: 1, maxDelayMs: 20 },
-            maxDiskDelayMs: 5,
-            raft: { ...flags, maxInflightAppends: 4, maxAppendBytes: 256 },
-            snapshotEvery: 10,
-          };
-          const c = new Cluster(opts);
-          const rng = new Rng(seed + 4_000_000);
-          const client = new SimClient(c, rng.fork(), "v");
-          let chaos = true;
-          c.every(10, () => {
-            if (chaos) client.submit();
-            client.pump();
-          });
-          c.every(100, () => {
-            if (!chaos) return;
-            const r = rng.float();
-            const up = c.upIds();
-            const down = c.voters.filter((id) => !up.includes(id));
-            const lead = c.leader();
-            if (r < 0.1 && up.length > 0) c.crash(rng.pick(up));
-            else if (r < 0.2 && lead) c.crash(lead);
-            else if (r < 0.4 && down.length > 0) c.restart(rng.pick(down));
-            else if (r < 0.5) {
-              const shuffled = [...c.voters].sort(() => rng.float() - 0.5);
-              const cut = rng.int(1, size - 1);
-              c.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
-            } else if (r < 0.65) c.heal();
-          });
-          c.every(25, () => {
-            const up = c.upIds();
-            if (up.length > 0) c.readIndex(rng.pick(up));
-          });
-          c.runFor(4_000);
-          chaos = false;
-          c.heal();
-          for (const id of c.voters) c.restart(id);
-          settle(c, [client], 30_000);
-          expectAllApplied(c, [client]);
-          expectIdenticalApplied(c);
-        });
+    const chaosVariants: ChaosVariant[] = [
+      { name: "preVote=false, checkQuorum=false", preVote: false, checkQuorum: false },
+      { name: "preVote=true, checkQuorum=true", preVote: true, checkQuorum: true },
+      {
+        name: "one entry per MsgApp, frequent leader crashes, 10% loss",
+        preVote: false,
+        checkQuorum: false,
+        maxAppendBytes: 1,
+        dropProbability: 0.1,
+        maxDelayMs: 30,
+        faultEveryMs: 30,
+        submitEveryMs: 20,
+        retryMs: 1_000,
+      },
+    ];
+    for (const v of chaosVariants) {
+      it(`stays safe under random crashes, restarts, partitions and loss (${v.name})`, () => {
+        forEachSeed(SEEDS, (seed) => runChaos(size, seed, v));
       });
     }
   });
+}
+
+/** Settings of a random-fault run. */
+interface ChaosVariant {
+  name: string;
+  preVote: boolean;
+  checkQuorum: boolean;
+  maxAppendBytes?: number;
+  dropProbability?: number;
+  maxDelayMs?: number;
+  /** A random fault (crash, leader crash, restart, partition, heal) may happen this often. */
+  faultEveryMs?: number;
+  submitEveryMs?: number;
+  retryMs?: number;
+}
+
+/**
+ * 4 s of random faults with a client writing and reading all along, then every member is
+ * restarted and reconnected: the cluster must converge with every submitted value applied
+ * everywhere. Safety invariants are checked throughout.
+ */
+function runChaos(size: number, seed: number, v: ChaosVariant): void {
+  const opts: ClusterOptions = {
+    size,
+    seed,
+    faults: {
+      dropProbability: v.dropProbability ?? 0.05,
+      duplicateProbability: 0.02,
+      minDelayMs: 1,
+      maxDelayMs: v.maxDelayMs ?? 20,
+    },
+    maxDiskDelayMs: 5,
+    raft: {
+      preVote: v.preVote,
+      checkQuorum: v.checkQuorum,
+      maxInflightAppends: 4,
+      maxAppendBytes: v.maxAppendBytes ?? 256,
+    },
+    snapshotEvery: 10,
+  };
+  const c = new Cluster(opts);
+  const rng = new Rng(seed + 4_000_000);
+  const client = new SimClient(c, rng.fork(), "v", undefined, v.retryMs ?? 150);
+  let chaos = true;
+  c.every(v.submitEveryMs ?? 10, () => {
+    if (chaos) client.submit();
+    client.pump();
+  });
+  c.every(v.faultEveryMs ?? 100, () => {
+    if (!chaos) return;
+    const r = rng.float();
+    const up = c.upIds();
+    const down = c.voters.filter((id) => !up.includes(id));
+    const lead = c.leader();
+    if (r < 0.1 && up.length > 0) c.crash(rng.pick(up));
+    else if (r < 0.2 && lead) c.crash(lead);
+    else if (r < 0.4 && down.length > 0) c.restart(rng.pick(down));
+    else if (r < 0.5) {
+      const shuffled = [...c.voters].sort(() => rng.float() - 0.5);
+      const cut = rng.int(1, size - 1);
+      c.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
+    } else if (r < 0.65) c.heal();
+  });
+  c.every(25, () => {
+    const up = c.upIds();
+    if (up.length > 0) c.readIndex(rng.pick(up));
+  });
+  c.runFor(4_000);
+  chaos = false;
+  c.heal();
+  for (const id of c.voters) c.restart(id);
+  settle(c, [client], 30_000);
+  expectAllApplied(c, [client]);
+  expectIdenticalApplied(c);
+  expect(c.stats.crashes).toBeGreaterThan(0);
 }

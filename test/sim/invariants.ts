@@ -107,7 +107,9 @@ export class Invariants {
     const read = this.reads.get(ctxKey);
     if (read === undefined) this.fail(`${id} got a ReadState for unknown context ${ctxKey}`);
     if (index < read.minIndex) {
-      this.fail(`${id} got read index ${index} for ${ctxKey}, but ${read.minIndex} was committed before the read`);
+      this.fail(
+        `${id} got read index ${index} for ${ctxKey}, but ${read.minIndex} was committed before the read`,
+      );
     }
     if (!read.answered) this.readsAnswered++;
     read.answered = true;

@@ -101,7 +101,7 @@ describe("ReadIndex on the leader (§6.4)", () => {
   it("a new leader waits until an entry of its own term is committed (§6.4 step 1)", () => {
     // A has an uncommitted entry from term 1 on a majority; as leader of term 2 its commit index
     // may be stale until its no-op commits.
-    const net = new Network({ voters: ids(3), learners: [] }, (id) => ({
+    const net = new Network({ voters: ids(3), learners: [] }, (_id) => ({
       initial: { entries: entries([1, 1]), hardState: { term: 1, vote: "", commit: 1 } },
     }));
     net.drop((m) => m.type === MessageType.App && m.entries.length > 0);

@@ -72,6 +72,50 @@ describe("Ready contract", () => {
     expect(rd.hardState).toEqual({ term: 1, vote: "", commit: 1 });
   });
 
+  it("entries truncated between ready() and advance(): the still-matching prefix becomes stable (§5.3)", () => {
+    const core = makeCore(B, { voters: [A, B, C], learners: [] }, { snapshotCatchUpEntries: 0 });
+    const app = (term: number, index: number, logTerm: number, ents: [number, number][], commit: number) =>
+      core.step({
+        type: MessageType.App,
+        from: A,
+        to: B,
+        term,
+        logTerm,
+        index,
+        entries: ents.map(([t, i]) => ({ term: t, index: i, type: 0, data: bytes(`t${t}i${i}`) })),
+        commit,
+        reject: false,
+        rejectHint: 0,
+      });
+    app(
+      1,
+      0,
+      0,
+      [
+        [1, 1],
+        [1, 2],
+        [1, 3],
+        [1, 4],
+      ],
+      2,
+    );
+    const rd = core.ready();
+    expect(rd.entries.map((e) => e.index)).toEqual([1, 2, 3, 4]);
+    // Before the app is done, a leader of term 2 replaces index 4.
+    app(2, 3, 1, [[2, 4]], 2);
+    core.advance(rd);
+    // Entries 1..3 are the ones persisted; only the new index 4 is unstable.
+    const rd2 = core.ready();
+    expect(rd2.entries.map((e) => [e.index, e.term])).toEqual([[4, 2]]);
+    core.advance(rd2);
+    // Compacting up to the applied index is fine (entries below it are durable).
+    core.compact({
+      metadata: { index: 2, term: 1, confState: { voters: [A, B, C], learners: [] } },
+      data: new Uint8Array(),
+    });
+    expect(core.status().firstIndex).toBe(3);
+  });
+
   it("a crash before persisting loses the Ready; the member restarts from what was persisted", () => {
     const net = new Network({ voters: ids(3), learners: [] });
     net.elect(A);
