@@ -36,6 +36,13 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   timeout: 503,
   stopped: 503,
   too_many_requests: 429,
+  leader_transferring: 503,
+  conf_change_pending: 409,
+  member_exists: 409,
+  member_not_found: 404,
+  learner_not_ready: 409,
+  unhealthy_cluster: 409,
+  member_removed: 410,
   internal: 500,
 };
 
@@ -71,6 +78,16 @@ const GRPC_OF: Readonly<Record<ErrorCode, { code: number; etcdMessage?: string }
   timeout: { code: GRPC.UNAVAILABLE, etcdMessage: "etcdserver: request timed out" },
   stopped: { code: GRPC.UNAVAILABLE, etcdMessage: "etcdserver: server stopped" },
   too_many_requests: { code: GRPC.RESOURCE_EXHAUSTED, etcdMessage: "etcdserver: too many requests" },
+  leader_transferring: { code: GRPC.UNAVAILABLE, etcdMessage: "etcdserver: leadership transfer in progress" },
+  conf_change_pending: { code: GRPC.FAILED_PRECONDITION },
+  member_exists: { code: GRPC.FAILED_PRECONDITION },
+  member_not_found: { code: GRPC.NOT_FOUND, etcdMessage: "etcdserver: member not found" },
+  learner_not_ready: { code: GRPC.FAILED_PRECONDITION },
+  unhealthy_cluster: { code: GRPC.FAILED_PRECONDITION, etcdMessage: "etcdserver: unhealthy cluster" },
+  member_removed: {
+    code: GRPC.FAILED_PRECONDITION,
+    etcdMessage: "etcdserver: the member has been permanently removed from the cluster",
+  },
   internal: { code: GRPC.INTERNAL },
 };
 

@@ -13,15 +13,19 @@
  * further Ready is produced (hasReady() is false); step/tick/propose may still be called.
  *
  * Committed entries include the leader's empty no-op entries (data of length 0): skip them.
+ * A committed ConfChange entry must be handed to applyConfChange() when it is applied, in order.
  * The leader counts its own log for commitment only once its entries are durable (advance()).
  */
 import { assert } from "../util/assert.ts";
 import { CairnError } from "../util/errors.ts";
+import { decodeConfChange, encodeConfChange } from "./conf-change.ts";
 import type { RaftConfig, RaftInitialState } from "./config.ts";
 import { makeMessage } from "./message.ts";
 import { Raft } from "./raft.ts";
 import { type RaftStatus, raftStatus } from "./status.ts";
 import {
+  type ConfChange,
+  type ConfState,
   EntryType,
   type HardState,
   type Message,
@@ -85,10 +89,70 @@ export class RaftCore {
    */
   propose(data: Uint8Array[]): void {
     if (data.length === 0) return;
-    if (this.raft.lead === "") throw new CairnError("no_leader", "etcdserver: no leader");
+    this.checkCanPropose();
     const entries = data.map((d) => ({ term: 0, index: 0, type: EntryType.Normal, data: d }));
     const id = this.raft.id;
     this.raft.step(makeMessage({ type: MessageType.Prop, from: id, to: id, entries }));
+  }
+
+  /**
+   * Proposes one membership change (a ConfChange entry). It takes effect on each member when that
+   * member applies the entry and calls {@link applyConfChange}. On a follower it is forwarded to the
+   * leader, which drops it (appending an empty entry instead, as etcd-io/raft) when another change is
+   * not yet applied; the application then times out.
+   * @throws CairnError "no_leader"; "leader_transferring" (see propose); "conf_change_pending" on
+   *   the leader while the previous change (or the start of its term) is not yet applied (thesis §4.1)
+   */
+  proposeConfChange(cc: ConfChange): void {
+    this.checkCanPropose();
+    if (this.raft.role === "leader" && !this.raft.canProposeConfChange()) {
+      throw new CairnError(
+        "conf_change_pending",
+        "etcdserver: a previous membership change is not applied yet; one change at a time",
+      );
+    }
+    const entries = [{ term: 0, index: 0, type: EntryType.ConfChange, data: encodeConfChange(cc) }];
+    const id = this.raft.id;
+    this.raft.step(makeMessage({ type: MessageType.Prop, from: id, to: id, entries }));
+  }
+
+  /**
+   * Applies the membership change of a committed ConfChange entry (decode it with
+   * {@link decodeConfChangeEntry}); call it when applying that entry, in log order, on every member.
+   * @returns the configuration in force from now on (record it with the next snapshot)
+   * @throws AssertionError when the change would leave no voter
+   */
+  applyConfChange(cc: ConfChange): ConfState {
+    return this.raft.applyConfChange(cc);
+  }
+
+  /**
+   * Asks the leader to hand leadership over to `transferee` (thesis §3.10): the leader stops taking
+   * proposals, catches the transferee up, and sends it MsgTimeoutNow so it campaigns at once; the
+   * transfer is abandoned after an election timeout. Watch the soft state for the outcome.
+   * @throws CairnError "no_leader" when no leader is known
+   */
+  transferLeader(transferee: NodeId): void {
+    if (this.raft.lead === "") throw new CairnError("no_leader", "etcdserver: no leader");
+    const id = this.raft.id;
+    const context = new TextEncoder().encode(transferee);
+    this.raft.step(makeMessage({ type: MessageType.TransferLeader, from: id, to: id, context }));
+  }
+
+  /** The leader's transferee while a leadership transfer is in progress, "" otherwise. */
+  get leadTransferee(): NodeId {
+    return this.raft.leadTransferee;
+  }
+
+  /**
+   * @throws CairnError "no_leader" when no leader is known; "leader_transferring" on a leader that
+   *   is handing leadership over (etcd ErrProposalDropped; retry against the new leader)
+   */
+  private checkCanPropose(): void {
+    if (this.raft.lead === "") throw new CairnError("no_leader", "etcdserver: no leader");
+    if (this.raft.role === "leader" && this.raft.leadTransferee !== "") {
+      throw new CairnError("leader_transferring", "etcdserver: leadership transfer in progress, retry");
+    }
   }
 
   /**
@@ -228,4 +292,12 @@ export class RaftCore {
   logTerm(index: number): number | undefined {
     return this.raft.log.term(index);
   }
+}
+
+/**
+ * The ConfChange carried by a committed entry of type ConfChange.
+ * @throws AssertionError when its data is not an encoded ConfChange
+ */
+export function decodeConfChangeEntry(data: Uint8Array): ConfChange {
+  return decodeConfChange(data);
 }

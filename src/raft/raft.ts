@@ -7,6 +7,7 @@
  */
 import { assert } from "../util/assert.ts";
 import { MAX_APPEND_BYTES, MAX_INFLIGHT_APPENDS, SNAPSHOT_CATCH_UP_ENTRIES } from "../util/limits.ts";
+import { applyToConfState } from "./conf-change.ts";
 import type { RaftConfig, RaftInitialState, RaftLogger } from "./config.ts";
 import { type EntryId, RaftLog } from "./log.ts";
 import { isLocalMessage, MESSAGE_TYPES, type MessageFields, makeMessage, voteRespType } from "./message.ts";
@@ -15,6 +16,8 @@ import { voteResult } from "./quorum.ts";
 import { type ReadIndexRequest, ReadOnly } from "./read-only.ts";
 import { ProgressTracker } from "./tracker.ts";
 import {
+  type ConfChange,
+  type ConfState,
   type Entry,
   EntryType,
   type HardState,
@@ -29,7 +32,25 @@ import {
 
 const NO_LOGGER: RaftLogger = { info() {}, warn() {} };
 
-type CampaignKind = "pre-election" | "election";
+type CampaignKind = "pre-election" | "election" | "transfer";
+
+/** Context of the MsgVote of a campaign started by MsgTimeoutNow: voters ignore their leader lease for it (thesis §3.10, etcd campaignTransfer). */
+const CAMPAIGN_TRANSFER = new TextEncoder().encode("CampaignTransfer");
+
+/** The transferee named by a MsgTransferLeader (its context holds the member id, UTF-8). */
+export function transfereeOf(m: Message): NodeId {
+  return m.context ? new TextDecoder().decode(m.context) : "";
+}
+
+function isTransferVote(m: Message): boolean {
+  const c = m.context;
+  return (
+    m.type === MessageType.Vote &&
+    c !== undefined &&
+    c.length === CAMPAIGN_TRANSFER.length &&
+    c.every((b, i) => b === CAMPAIGN_TRANSFER[i])
+  );
+}
 
 /** The Raft state machine. Internal to src/raft: the application uses RaftCore. */
 export class Raft {
@@ -50,6 +71,10 @@ export class Raft {
   needBcastAppend = false;
   /** Leader: a ReadIndex heartbeat round waits to be broadcast (batched at the next Ready). */
   needReadHeartbeat = false;
+  /** Leader: the member leadership is being transferred to ("" none); proposals are refused meanwhile (thesis §3.10). */
+  leadTransferee: NodeId = "";
+  /** Leader: index of the latest ConfChange entry; a new one is accepted only once it is applied (thesis §4.1). */
+  pendingConfIndex = 0;
 
   private readOnly = new ReadOnly();
   /** Leader: ReadIndex requests waiting until an entry of the current term is committed (thesis §6.4 step 1). */
@@ -147,6 +172,9 @@ export class Raft {
       this.electionElapsed = 0;
       if (this.checkQuorum) this.checkQuorumActive();
       if (this.role !== "leader") return;
+      // A transfer not done within an election timeout is abandoned (thesis §3.10).
+      if (this.leadTransferee !== "")
+        this.abortLeaderTransfer("it did not complete within an election timeout");
     }
     if (this.heartbeatElapsed >= this.heartbeatTick) {
       this.heartbeatElapsed = 0;
@@ -182,6 +210,8 @@ export class Raft {
     this.pendingReadIndex = [];
     this.needBcastAppend = false;
     this.needReadHeartbeat = false;
+    this.leadTransferee = "";
+    this.pendingConfIndex = 0;
   }
 
   /** Becomes follower of `lead` in `term` (§5.1: a server seeing a higher term reverts to follower). */
@@ -218,12 +248,15 @@ export class Raft {
     self.recentActive = true;
     // §5.4.2 / thesis §6.4: a leader commits an entry of its own term at the start of its term.
     this.appendEntries([{ type: EntryType.Normal, data: new Uint8Array(0) }]);
+    // No membership change until that entry (and any earlier change) is applied: this is the fix
+    // of the single-server change bug (Ongaro, raft-dev 2015), and one change at a time (§4.1).
+    this.pendingConfIndex = this.log.lastIndex();
     this.logger.info({ id: this.id, term: this.term }, "raft: became leader");
   }
 
   // ---- elections (§5.2, §5.4.1, thesis §9.6) ------------------------------------------------
 
-  private hup(): void {
+  private hup(transfer = false): void {
     if (this.role === "leader") return;
     if (!this.promotable()) {
       this.logger.warn({ id: this.id }, "raft: not promotable, cannot campaign");
@@ -233,7 +266,8 @@ export class Raft {
       this.logger.warn({ id: this.id }, "raft: unapplied configuration change, not campaigning");
       return;
     }
-    this.campaign(this.preVote ? "pre-election" : "election");
+    if (transfer) this.campaign("transfer");
+    else this.campaign(this.preVote ? "pre-election" : "election");
   }
 
   private hasUnappliedConfChange(): boolean {
@@ -259,7 +293,15 @@ export class Raft {
     const last = this.log.lastEntryId();
     for (const id of this.tracker.voters()) {
       if (id === this.id) continue;
-      this.send({ type: voteType, to: id, term, index: last.index, logTerm: last.term });
+      const fields: Omit<MessageFields, "from"> = {
+        type: voteType,
+        to: id,
+        term,
+        index: last.index,
+        logTerm: last.term,
+      };
+      if (kind === "transfer") fields.context = CAMPAIGN_TRANSFER;
+      this.send(fields);
     }
   }
 
@@ -317,8 +359,12 @@ export class Raft {
       return;
     }
     if (m.term === 0) {
-      // Local messages, and MsgProp / MsgReadIndex forwarded by followers (etcd: term 0).
-      if (!isLocalMessage(m.type) && m.type !== MessageType.Prop && m.type !== MessageType.ReadIndex) {
+      // Local messages, and MsgProp / MsgReadIndex / MsgTransferLeader forwarded by followers (etcd: term 0).
+      const forwardable =
+        m.type === MessageType.Prop ||
+        m.type === MessageType.ReadIndex ||
+        m.type === MessageType.TransferLeader;
+      if (!isLocalMessage(m.type) && !forwardable) {
         this.logger.warn(
           { id: this.id, type: m.type, from: m.from },
           "raft: dropping peer message without term",
@@ -327,7 +373,11 @@ export class Raft {
       }
     } else if (m.term > this.term) {
       if (m.type === MessageType.Vote || m.type === MessageType.PreVote) {
-        const inLease = this.checkQuorum && this.lead !== "" && this.electionElapsed < this.electionTick;
+        const inLease =
+          this.checkQuorum &&
+          this.lead !== "" &&
+          this.electionElapsed < this.electionTick &&
+          !isTransferVote(m); // a transfer campaign was asked for by the leader itself
         if (inLease) {
           // Thesis §4.2.3: ignore vote requests while we hear from a current leader.
           this.logger.info(
@@ -387,7 +437,17 @@ export class Raft {
           this.logger.warn({ id: this.id }, "raft: not a member, dropping proposal");
           return;
         }
-        this.appendEntries(m.entries.map((e) => ({ type: e.type, data: e.data })));
+        if (this.leadTransferee !== "") {
+          this.logger.warn(
+            { id: this.id, to: this.leadTransferee },
+            "raft: leadership transfer in progress, dropping proposal",
+          );
+          return;
+        }
+        this.appendEntries(m.entries.map((e) => this.admitProposal(e)));
+        return;
+      case MessageType.TransferLeader:
+        this.handleTransferLeader(transfereeOf(m));
         return;
       case MessageType.ReadIndex:
         this.leaderReadIndex(m);
@@ -425,6 +485,28 @@ export class Raft {
       default:
         return;
     }
+  }
+
+  /** True when a leader would accept a ConfChange proposal now (the previous one is applied). */
+  canProposeConfChange(): boolean {
+    return this.role === "leader" && this.pendingConfIndex <= this.log.applied && this.leadTransferee === "";
+  }
+
+  /**
+   * A proposed entry as the leader appends it: a ConfChange while another is not yet applied
+   * becomes an empty Normal entry, as in etcd-io/raft (its proposer times out and may retry).
+   */
+  private admitProposal(e: Entry): { type: EntryType; data: Uint8Array } {
+    if (e.type !== EntryType.ConfChange) return { type: e.type, data: e.data };
+    if (this.pendingConfIndex > this.log.applied) {
+      this.logger.warn(
+        { id: this.id, pendingConfIndex: this.pendingConfIndex, applied: this.log.applied },
+        "raft: a configuration change is still pending, dropping another one",
+      );
+      return { type: EntryType.Normal, data: new Uint8Array(0) };
+    }
+    this.pendingConfIndex = this.log.lastIndex() + 1;
+    return { type: e.type, data: e.data };
   }
 
   /** Leader append (§5.3): entries get the current term and the next indexes; broadcast is batched. */
@@ -484,6 +566,74 @@ export class Raft {
     if (!this.maybeCommit() && wasPaused) this.sendAppends(m.from, true);
     // Flow control may allow several size-limited MsgApp now (pipelining).
     this.sendAppends(m.from, false);
+    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
+  }
+
+  // ---- leadership transfer (thesis §3.10) ---------------------------------------------------
+
+  /**
+   * Transfers leadership to `transferee`: the leader stops taking proposals, brings the
+   * transferee's log up to date, then tells it to campaign at once (MsgTimeoutNow). Abandoned after
+   * an election timeout. A learner, an unknown member or this leader itself is refused.
+   */
+  private handleTransferLeader(transferee: NodeId): void {
+    const pr = this.tracker.progress.get(transferee);
+    if (!pr || pr.isLearner) {
+      this.logger.warn({ id: this.id, transferee }, "raft: leadership transfer to a non-voter ignored");
+      return;
+    }
+    if (transferee === this.id) return;
+    if (this.leadTransferee === transferee) return;
+    if (this.leadTransferee !== "") this.abortLeaderTransfer(`a transfer to ${transferee} was asked for`);
+    this.logger.info({ id: this.id, term: this.term, transferee }, "raft: transferring leadership");
+    this.electionElapsed = 0;
+    this.leadTransferee = transferee;
+    if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(transferee);
+    else this.sendAppends(transferee, true);
+  }
+
+  private sendTimeoutNow(to: NodeId): void {
+    this.send({ type: MessageType.TimeoutNow, to });
+  }
+
+  private abortLeaderTransfer(why: string): void {
+    this.logger.warn(
+      { id: this.id, transferee: this.leadTransferee, why },
+      "raft: leadership transfer abandoned",
+    );
+    this.leadTransferee = "";
+  }
+
+  // ---- membership (thesis §4.1, applied one change at a time) --------------------------------
+
+  /**
+   * Applies a committed ConfChange (the application calls this when it applies the entry, in log
+   * order). Returns the new configuration. A leader that is no longer a voter steps down (etcd
+   * StepDownOnRemoval); otherwise it re-evaluates the commit index under the new quorum and starts
+   * replicating to new members.
+   */
+  applyConfChange(cc: ConfChange): ConfState {
+    const conf = applyToConfState(this.tracker.conf(), cc);
+    this.tracker.applyConf(conf, this.log.lastIndex() + 1);
+    this.logger.info(
+      { id: this.id, change: cc.type, member: cc.nodeId, conf },
+      "raft: applied configuration change",
+    );
+    if (this.role !== "leader") return conf;
+    if (!this.tracker.isVoter(this.id)) {
+      this.logger.warn(
+        { id: this.id, term: this.term },
+        "raft: this leader is no longer a voter, stepping down",
+      );
+      this.becomeFollower(this.term, "");
+      return conf;
+    }
+    if (this.leadTransferee !== "" && !this.tracker.isVoter(this.leadTransferee)) {
+      this.abortLeaderTransfer("the transferee left the voters");
+    }
+    this.maybeCommit();
+    this.needBcastAppend = true;
+    return conf;
   }
 
   private handleHeartbeatResp(m: Message, pr: Progress): void {
@@ -673,6 +823,22 @@ export class Raft {
         return;
       case MessageType.ReadIndexResp:
         if (m.context) this.readStates.push({ index: m.index, requestCtx: m.context });
+        return;
+      case MessageType.TransferLeader:
+        if (this.lead === "") {
+          this.logger.warn({ id: this.id }, "raft: no leader, dropping leadership transfer");
+          return;
+        }
+        // Forwarded with term 0 like a proposal; the transferee travels in the context.
+        this.send({ type: MessageType.TransferLeader, to: this.lead, term: 0, context: m.context });
+        return;
+      case MessageType.TimeoutNow:
+        // The leader brought our log up to date and asks us to campaign now, skipping PreVote.
+        this.logger.info(
+          { id: this.id, term: this.term, from: m.from },
+          "raft: campaigning on MsgTimeoutNow",
+        );
+        this.hup(true);
         return;
       case MessageType.App:
         this.electionElapsed = 0;

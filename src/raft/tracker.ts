@@ -71,6 +71,31 @@ export class ProgressTracker {
   }
 
   /**
+   * Switches to `cs` after an applied membership change, keeping the progress of members that
+   * stay in the same role. A new member (or a promoted learner, whose match is kept) starts
+   * probing at `nextIndex`; a removed member's progress and vote are dropped.
+   */
+  applyConf(cs: ConfState, nextIndex: number): void {
+    this.confState = ProgressTracker.checked(cs);
+    const old = new Map(this.progress);
+    this.progress.clear();
+    const place = (id: NodeId, isLearner: boolean) => {
+      const prev = old.get(id);
+      if (prev && prev.isLearner === isLearner) {
+        this.progress.set(id, prev);
+        return;
+      }
+      const pr = new Progress(Math.max(nextIndex, (prev?.match ?? 0) + 1), this.maxInflight, isLearner);
+      if (prev) pr.maybeUpdate(prev.match);
+      pr.recentActive = true; // a member just added gets one election timeout before CheckQuorum counts it
+      this.progress.set(id, pr);
+    };
+    for (const id of this.confState.voters) place(id, false);
+    for (const id of this.confState.learners) place(id, true);
+    for (const id of this.votes.keys()) if (!this.progress.has(id)) this.votes.delete(id);
+  }
+
+  /**
    * Fresh progress for every member (at a term change): next = `nextIndex`, match = 0, except
    * `selfId` whose match is `selfMatch`.
    */

@@ -44,6 +44,28 @@ export interface ConfState {
   learners: NodeId[];
 }
 
+/**
+ * Kinds of single-member configuration change (Raft thesis §4.1, one server at a time; etcd-io/raft
+ * ConfChangeAddNode / AddLearnerNode / RemoveNode). AddNode on an existing learner promotes it.
+ */
+export const ConfChangeType = {
+  AddNode: "AddNode",
+  AddLearnerNode: "AddLearnerNode",
+  RemoveNode: "RemoveNode",
+} as const;
+export type ConfChangeType = (typeof ConfChangeType)[keyof typeof ConfChangeType];
+
+/**
+ * One membership change, the data of a ConfChange log entry. It takes effect when the entry is
+ * applied (etcd's rule), and a leader accepts a new one only once the previous one is applied.
+ * `context` is opaque to Raft (the server puts the member's name and peer URLs there).
+ */
+export interface ConfChange {
+  type: ConfChangeType;
+  nodeId: NodeId;
+  context: Uint8Array;
+}
+
 /** Metadata of a snapshot: the last log entry it covers and the configuration at that point. */
 export interface SnapshotMetadata {
   index: number;
@@ -83,6 +105,7 @@ export const MessageType = {
   ReadIndexResp: "MsgReadIndexResp",
   /** Leadership transfer: tells the target to campaign at once (thesis §3.10). */
   TimeoutNow: "MsgTimeoutNow",
+  /** Local or forwarded to the leader: transfer leadership to the member whose id is the context (UTF-8). */
   TransferLeader: "MsgTransferLeader",
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];

@@ -31,6 +31,20 @@ export type ErrorCode =
   | "stopped"
   /** Route or member not found. HTTP 404. */
   | "not_found"
+  /** The leader is handing leadership over and takes no proposal meanwhile (etcd: ErrProposalDropped). HTTP 503, retryable. */
+  | "leader_transferring"
+  /** A membership change is proposed while the previous one is not applied yet (thesis §4.1). HTTP 409. */
+  | "conf_change_pending"
+  /** A member with this id or these peer URLs is already in the cluster (etcd: ErrMemberExist, ErrPeerURLexists). HTTP 409. */
+  | "member_exists"
+  /** No member with this id (etcd: ErrMemberNotFound). HTTP 404. */
+  | "member_not_found"
+  /** Promotion of a member that is not a learner, or of a learner not caught up with the leader (etcd: ErrMemberNotLearner, ErrLearnerNotReady). HTTP 409. */
+  | "learner_not_ready"
+  /** The change would leave the cluster without a quorum of started, connected voters (etcd: ErrUnhealthy). HTTP 409. */
+  | "unhealthy_cluster"
+  /** This member was removed from the cluster (etcd: ErrMemberRemoved / rafthttp 410). HTTP 410. */
+  | "member_removed"
   /** Anything else: a bug. HTTP 500. */
   | "internal";
 
@@ -41,6 +55,7 @@ export const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set([
   "timeout",
   "stopped",
   "too_many_requests",
+  "leader_transferring",
 ]);
 
 /**

@@ -25,14 +25,16 @@ export interface SegmentScan {
 }
 
 /**
- * Reads the records of `buf` (the whole segment file `file`) in order until the end or the
- * first record failing its framing or checksums.
+ * Reads the records of `buf` (the whole segment file `file`) in order until the end, the first
+ * record failing its framing or checksums, or the zero bytes of preallocated space after the last
+ * record (a clean end: every record starts with a non-zero length).
  * @throws StorageCorruptError when a checksummed record does not decode (a bug or a foreign file, never a torn write)
  */
 export function scanSegment(buf: Buffer, file: string): SegmentScan {
   const records: WalRecord[] = [];
+  const dataEnd = endOfData(buf);
   let offset = 0;
-  while (offset < buf.length) {
+  while (offset < dataEnd) {
     const f = checkFrame(buf, offset);
     if (!f.ok) {
       const probeFrom =
@@ -61,7 +63,9 @@ export function scanSegment(buf: Buffer, file: string): SegmentScan {
  * Used after a damaged record: any valid record after it means the damage is not a torn tail.
  */
 export function findValidRecordFrom(buf: Buffer, from: number): number {
-  for (let p = from; p + RECORD_HEADER_BYTES <= buf.length; p++) {
+  // A record starts with its non-zero length: none starts in the zeros at the end.
+  const dataEnd = endOfData(buf);
+  for (let p = from; p < dataEnd && p + RECORD_HEADER_BYTES <= buf.length; p++) {
     const f = checkFrame(buf, p);
     if (!f.ok) continue;
     try {
@@ -73,3 +77,18 @@ export function findValidRecordFrom(buf: Buffer, from: number): number {
   }
   return -1;
 }
+
+/** Offset just after the last non-zero byte of `buf` (0 when all zero): where preallocated zeros begin. */
+export function endOfData(buf: Buffer): number {
+  let end = buf.length;
+  // Whole zero chunks first (a native compare), then byte by byte inside the last non-zero chunk.
+  while (
+    end >= ZERO_CHUNK.length &&
+    buf.compare(ZERO_CHUNK, 0, ZERO_CHUNK.length, end - ZERO_CHUNK.length, end) === 0
+  )
+    end -= ZERO_CHUNK.length;
+  while (end > 0 && buf[end - 1] === 0) end--;
+  return end;
+}
+
+const ZERO_CHUNK = Buffer.alloc(64 * 1024);

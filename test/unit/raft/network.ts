@@ -5,16 +5,17 @@
  */
 
 import type { RaftConfig, RaftInitialState } from "../../../src/raft/core.ts";
-import { RaftCore } from "../../../src/raft/core.ts";
-import type {
-  ConfState,
-  Entry,
-  HardState,
-  Message,
-  NodeId,
-  ReadState,
-  Ready,
-  Snapshot,
+import { decodeConfChangeEntry, RaftCore } from "../../../src/raft/core.ts";
+import {
+  type ConfState,
+  type Entry,
+  EntryType,
+  type HardState,
+  type Message,
+  type NodeId,
+  type ReadState,
+  type Ready,
+  type Snapshot,
 } from "../../../src/raft/types.ts";
 import { seededRandom } from "../../../src/util/random.ts";
 
@@ -100,6 +101,8 @@ export interface TestNode {
   readStates: ReadState[];
   /** Every Ready handled, in order (for assertions about the contract). */
   readies: Ready[];
+  /** Configuration after each applied ConfChange entry, in order. */
+  confStates: ConfState[];
 }
 
 /** Options of a test node. */
@@ -150,7 +153,16 @@ export class Network {
 
   /** Adds (or replaces) a node. */
   add(id: NodeId, core: RaftCore, store: MemoryLog): TestNode {
-    const node: TestNode = { id, core, store, applied: [], snapshots: [], readStates: [], readies: [] };
+    const node: TestNode = {
+      id,
+      core,
+      store,
+      applied: [],
+      snapshots: [],
+      readStates: [],
+      readies: [],
+      confStates: [],
+    };
     this.nodes.set(id, node);
     return node;
   }
@@ -215,6 +227,10 @@ export class Network {
       if (rd.snapshot) {
         node.snapshots.push(rd.snapshot);
         node.applied = decodeSnapshot(rd.snapshot.data);
+      }
+      for (const e of rd.committedEntries) {
+        if (e.type === EntryType.ConfChange)
+          node.confStates.push(node.core.applyConfChange(decodeConfChangeEntry(e.data)));
       }
       node.applied.push(...rd.committedEntries);
       node.readStates.push(...rd.readStates);
@@ -295,7 +311,7 @@ export class Network {
   /** Data of the entries applied on `id` (no-ops skipped). */
   appliedData(id: NodeId): string[] {
     return this.node(id)
-      .applied.filter((e) => e.data.length > 0)
+      .applied.filter((e) => e.type === EntryType.Normal && e.data.length > 0)
       .map((e) => text(e.data));
   }
 }

@@ -53,13 +53,6 @@ describe("WAL tail damage is truncated with a warning", () => {
     ["torn header (5 bytes of the last record left)", (seg, sizes) => truncate(seg, sizes[3]! + 5)],
     ["last record's payload checksum fails", (seg) => flipByte(seg, -1)],
     ["last record's header checksum fails", (seg, sizes) => flipByte(seg, sizes[3]!)],
-    [
-      "zeros after the last record (preallocated space)",
-      async (seg, sizes) => {
-        await truncate(seg, sizes[3]!);
-        await writeFile(seg, new Uint8Array(100), { flag: "a" });
-      },
-    ],
   ];
   it.each(cases)("%s", async (_, damage) => {
     const { seg, sizes } = await fiveAppends();

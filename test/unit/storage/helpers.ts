@@ -39,8 +39,13 @@ export class TempDataDir {
     return join(this.dir, "member", "snap");
   }
 
+  /** Opens the storage; WAL preallocation is off unless asked for, so file sizes are record sizes. */
   async open(opts: FileStorageOptions = {}): Promise<FileStorage> {
-    const s = await openFileStorage(this.dir, { logger: capturingLogger().logger, ...opts });
+    const s = await openFileStorage(this.dir, {
+      logger: capturingLogger().logger,
+      preallocate: false,
+      ...opts,
+    });
     this.opened.push(s);
     return s;
   }
