@@ -91,13 +91,14 @@ const GRPC_OF: Readonly<Record<ErrorCode, { code: number; etcdMessage?: string }
   internal: { code: GRPC.INTERNAL },
 };
 
-/** grpc-gateway v1 runtime.HTTPStatusFromCode for the codes above. */
+/** etcd 3.4's grpc-gateway runtime.HTTPStatusFromCode for the codes above. */
 function httpStatusOfGrpc(code: number): number {
   switch (code) {
     case GRPC.INVALID_ARGUMENT:
-    case GRPC.FAILED_PRECONDITION:
     case GRPC.OUT_OF_RANGE:
       return 400;
+    case GRPC.FAILED_PRECONDITION:
+      return 412; // etcd 3.4's grpc-gateway (seen from etcd 3.4.23: member exists, unhealthy cluster)
     case GRPC.NOT_FOUND:
       return 404;
     case GRPC.RESOURCE_EXHAUSTED:
@@ -177,4 +178,33 @@ export function errorResponse(err: unknown, c: Context, logger?: ApiLogger): Res
     }
   }
   return new Response(JSON.stringify({ error: body }), { status: HTTP_STATUS[e.code], headers });
+}
+
+/** net/http StatusText of the statuses httpStatusOfGrpc gives. */
+const STATUS_TEXT: Readonly<Record<number, string>> = {
+  400: "Bad Request",
+  404: "Not Found",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+};
+
+/**
+ * A failure inside a gateway stream whose 200 response has already started (POST /v3/watch), as
+ * grpc-gateway v1 writes it for a streaming call: the last line of the stream,
+ * `{"error":{"grpc_code","http_code","message","http_status"}}`, with the same codes and etcd
+ * messages as {@link errorResponse}.
+ */
+export function gatewayStreamError(err: unknown, c: Context, logger?: ApiLogger): Record<string, unknown> {
+  const e = toCairnError(err, c, logger);
+  const { code, etcdMessage } = GRPC_OF[e.code];
+  const httpCode = httpStatusOfGrpc(code);
+  return {
+    error: {
+      grpc_code: code,
+      http_code: httpCode,
+      message: etcdMessage ?? e.message,
+      http_status: STATUS_TEXT[httpCode] ?? "Internal Server Error",
+    },
+  };
 }

@@ -64,19 +64,34 @@ export const TxnSchema = z.looseObject({
 });
 export type TxnJson = z.infer<typeof TxnSchema>;
 
-/** One member of GET /v1/cluster/members. */
+/**
+ * One member of GET /v1/cluster/members. `started` is false until the member has started and
+ * published its name and client URLs (servers before it was added leave it out).
+ */
 export const MemberSchema = z.looseObject({
   id: z.string(),
   name: z.string(),
   peer_urls: z.array(z.string()),
   client_urls: z.array(z.string()),
   is_learner: z.boolean(),
+  started: z.boolean().optional(),
 });
 export type MemberJson = z.infer<typeof MemberSchema>;
 
-/** GET /v1/cluster/members. */
-export const MembersSchema = z.looseObject({ cluster_id: z.string(), members: z.array(MemberSchema) });
+/**
+ * GET /v1/cluster/members, and the answer of every membership change (POST, PUT, DELETE
+ * /v1/cluster/members..., which add `member`: the member added).
+ */
+export const MembersSchema = z.looseObject({
+  cluster_id: z.string(),
+  member: MemberSchema.optional(),
+  members: z.array(MemberSchema),
+});
 export type MembersJson = z.infer<typeof MembersSchema>;
+
+/** POST /v1/cluster/move-leader: the new leader and the member that led before. */
+export const MoveLeaderSchema = z.looseObject({ leader: z.string(), previous_leader: z.string() });
+export type MoveLeaderJson = z.infer<typeof MoveLeaderSchema>;
 
 /** GET /v1/status. */
 export const StatusSchema = z.looseObject({

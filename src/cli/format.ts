@@ -3,6 +3,8 @@
  * (etcd: etcdctl/ctlv3/command/printer_simple.go, printer_table.go, printer_json.go):
  * - simple: put → "OK"; get → key line, value line per KV; del → count; txn → SUCCESS/FAILURE
  *   then each response after a blank line; member list / endpoint status → one comma line per row;
+ *   member add → "Member <id> added to cluster <cid>" and the CAIRN_* lines that start the member;
+ *   member remove|update|promote, move-leader → etcdctl's one-line messages;
  * - table: ASCII table with etcdctl's upper-case headers, cells right-aligned;
  * - json: the API's JSON answer (snake_case) on one line.
  * Pure functions from data to text, so they are tested on fixed data.
@@ -12,6 +14,7 @@ import type {
   DeleteJson,
   KvJson,
   MemberJson,
+  MembersJson,
   PutJson,
   RangeJson,
   StatusJson,
@@ -127,16 +130,78 @@ export const MEMBER_LIST_HEADERS = [
   "Is Learner",
 ] as const;
 
-/** Rows of `member list`: id, started|unstarted (no name yet), name, peer urls, client urls, is learner. */
+/** True when the member has started: the server's `started`, or (when absent) etcdctl's rule "has a name". */
+export function memberStarted(m: MemberJson): boolean {
+  return m.started ?? m.name !== "";
+}
+
+/**
+ * Rows of `member list`: id, started|unstarted, name, peer urls, client urls, is learner
+ * (etcdctl 3.4 makeMemberListTable).
+ */
 export function memberListRows(members: readonly MemberJson[]): string[][] {
   return members.map((m) => [
     m.id,
-    m.name === "" ? "unstarted" : "started",
+    memberStarted(m) ? "started" : "unstarted",
     m.name,
     m.peer_urls.join(","),
     m.client_urls.join(","),
     String(m.is_learner),
   ]);
+}
+
+/** A value quoted as Go's %q does for printable text (etcdctl prints the member add lines so). */
+function goQuote(text: string): string {
+  return JSON.stringify(text);
+}
+
+/**
+ * `member add` simple output (etcdctl 3.4 member add): the confirmation line, a blank line, then
+ * the settings that start the new member, e.g.
+ * ```
+ * Member 91bc3c398fb3c146 added to cluster cdf818194e3a8c32
+ *
+ * CAIRN_NAME="n2"
+ * CAIRN_INITIAL_CLUSTER="n1=https://10.0.0.1:2380,n2=https://10.0.0.2:2380"
+ * CAIRN_INITIAL_ADVERTISE_PEER_URLS="https://10.0.0.2:2380"
+ * CAIRN_INITIAL_CLUSTER_STATE="existing"
+ * ```
+ * CAIRN_INITIAL_CLUSTER has one `name=url` per peer URL of every member in the answer's order,
+ * the new member under `name`; other unstarted members have no name yet and appear as `=url`,
+ * as etcdctl prints them.
+ * @param name the new member's name (`member add NAME`)
+ * @param res the answer of POST /v1/cluster/members (with `member`)
+ * @throws Error when the answer has no `member`
+ */
+export function formatMemberAdd(name: string, res: MembersJson): string {
+  const added = res.member;
+  if (!added) throw new Error("unexpected answer to POST /v1/cluster/members: no member");
+  const cluster: string[] = [];
+  for (const m of res.members) {
+    for (const url of m.peer_urls) cluster.push(`${m.id === added.id ? name : m.name}=${url}`);
+  }
+  const as = added.is_learner ? " as learner " : " ";
+  return (
+    `Member ${added.id} added${as}to cluster ${res.cluster_id}\n\n` +
+    `CAIRN_NAME=${goQuote(name)}\n` +
+    `CAIRN_INITIAL_CLUSTER=${goQuote(cluster.join(","))}\n` +
+    `CAIRN_INITIAL_ADVERTISE_PEER_URLS=${goQuote(added.peer_urls.join(","))}\n` +
+    `CAIRN_INITIAL_CLUSTER_STATE="existing"\n`
+  );
+}
+
+/** `member remove|update|promote` simple output (etcdctl): "Member <id> removed from cluster <cluster id>". */
+export function formatMemberChange(
+  verb: "removed from" | "updated in" | "promoted in",
+  id: string,
+  clusterId: string,
+): string {
+  return `Member ${id} ${verb} cluster ${clusterId}\n`;
+}
+
+/** `move-leader` simple output (etcdctl): "Leadership transferred from <old> to <new>". */
+export function formatMoveLeader(previous: string, leader: string): string {
+  return `Leadership transferred from ${previous} to ${leader}\n`;
 }
 
 /** Headers of `endpoint status -w table` (etcdctl 3.5 makeEndpointStatusTable). */

@@ -18,6 +18,13 @@ import {
   DEFAULT_ENDPOINTS,
 } from "./commands/context.ts";
 import { runDel, runGet, runPut } from "./commands/kv.ts";
+import {
+  runMemberAdd,
+  runMemberPromote,
+  runMemberRemove,
+  runMemberUpdate,
+  runMoveLeader,
+} from "./commands/member.ts";
 import { runTxn } from "./commands/txn.ts";
 import { CommandFailed, EXIT_ERROR, EXIT_USAGE, UsageError } from "./errors.ts";
 import type { CliIo } from "./io.ts";
@@ -139,9 +146,38 @@ export function buildProgram(io: CliIo): Command {
 
   const member = program.command("member").description("cluster membership");
   member
+    .command("add")
+    .description("add a member (voter, or learner with --learner) and print the settings that start it")
+    .argument("<name>", "name of the new member (its --name)")
+    .option("--peer-urls <urls>", "comma-separated peer URLs of the new member (https://host:port)")
+    .option("--learner", "add the member as a learner (replicates, does not vote; promote it later)")
+    .action(async (name: string, opts, cmd: Command) => runMemberAdd(ctx(cmd), name, opts));
+  member
+    .command("remove")
+    .description("remove a member from the cluster")
+    .argument("<id>", "member id in hex, as member list prints it")
+    .action(async (id: string, _opts, cmd: Command) => runMemberRemove(ctx(cmd), id));
+  member
+    .command("update")
+    .description("replace the peer URLs of a member")
+    .argument("<id>", "member id in hex, as member list prints it")
+    .option("--peer-urls <urls>", "comma-separated new peer URLs (https://host:port)")
+    .action(async (id: string, opts, cmd: Command) => runMemberUpdate(ctx(cmd), id, opts));
+  member
+    .command("promote")
+    .description("promote a learner that has caught up with the leader to a voter")
+    .argument("<id>", "member id in hex, as member list prints it")
+    .action(async (id: string, _opts, cmd: Command) => runMemberPromote(ctx(cmd), id));
+  member
     .command("list")
-    .description("list the members of the cluster")
+    .description("list the members of the cluster (STATUS: started, or unstarted until the member runs)")
     .action(async (_opts, cmd: Command) => runMemberList(ctx(cmd)));
+
+  program
+    .command("move-leader")
+    .description("transfer leadership to another voting member and wait until it leads")
+    .argument("<target-id>", "member id in hex, as member list prints it")
+    .action(async (id: string, _opts, cmd: Command) => runMoveLeader(ctx(cmd), id));
 
   const endpoint = program.command("endpoint").description("status and health of endpoints");
   endpoint

@@ -42,9 +42,17 @@ export async function runServe(argv: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     server.logger.info({ signal }, "shutting down");
-    await server.close();
+    // SIGTERM is the graceful stop: a leader hands leadership over first (etcd does the same).
+    await server.close({ transferLeadership: signal === "SIGTERM" });
     process.exit(0);
   };
+  void server.removed.then(async (message) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`cairn serve: ${message}\n`);
+    await server.close();
+    process.exit(1);
+  });
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
 }

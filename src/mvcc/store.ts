@@ -9,11 +9,15 @@
  *   Deletes leave tombstones so reads at older revisions still see older values.
  * - apply() is deterministic: no clock, no randomness, iteration only in key order. A failed command
  *   throws CairnError and changes nothing: every check runs before the first write.
+ * - Watches: applyWithEvents() also returns the events of the write (one revision, key order), and
+ *   watchHistory() replays retained history; the watch hub (watch-hub.ts) consumes both.
  */
 import { assert, unreachable } from "../util/assert.ts";
 import { invalidArgument } from "../util/errors.ts";
 import { compactedError, futureRevisionError } from "./errors.ts";
+import { sortEventsByKey } from "./events.ts";
 import { KeyIndex } from "./key-index.ts";
+import type { KeyInterval } from "./keys.ts";
 import { rangeAt, resolveReadRevision } from "./range.ts";
 import { decodeSnapshot, encodeSnapshot } from "./snapshot.ts";
 import { checkPutTarget, checkTxnOps, txnPath } from "./txn-path.ts";
@@ -30,14 +34,30 @@ import type {
   RangeResponse,
   TxnRequest,
   TxnResponse,
+  WatchEvent,
 } from "./types.ts";
 import { validateDeleteRange, validatePut, validateRange, validateTxn } from "./validate.ts";
+import { type HistoryBatch, readHistory } from "./watch-history.ts";
 import { WriteContext } from "./write-context.ts";
+
+/** A command's result and the watch events of its write. */
+export interface AppliedCommand {
+  result: CommandResult;
+  /**
+   * The events of the write, all at the store's new revision, sorted by key; empty when nothing
+   * was written (a compaction, a delete that deleted nothing, a read-only txn).
+   */
+  events: WatchEvent[];
+}
+
+const NO_EVENTS: WatchEvent[] = [];
 
 export class KvStore {
   private index = new KeyIndex();
   private currentRevision = 1;
   private compactedRevision = 0;
+  /** The events of the write that ended last during the current applyWithEvents call. */
+  private lastEvents: WatchEvent[] = NO_EVENTS;
 
   /**
    * Applies one replicated command (a committed log entry's decoded data).
@@ -47,6 +67,36 @@ export class KvStore {
    *   inside a txn, at such a revision). The store is unchanged when it throws.
    */
   apply(cmd: Command): CommandResult {
+    return this.applyWithEvents(cmd).result;
+  }
+
+  /**
+   * {@link apply}, also returning the watch events of the write (same result, same errors).
+   * @returns the result and the events, see {@link AppliedCommand}
+   */
+  applyWithEvents(cmd: Command): AppliedCommand {
+    this.lastEvents = NO_EVENTS;
+    const result = this.dispatch(cmd);
+    const events = this.lastEvents;
+    this.lastEvents = NO_EVENTS;
+    return { result, events };
+  }
+
+  /**
+   * The retained events of keys in `iv` from `fromRevision` up to the current revision, in
+   * bounded steps (watch-history.ts).
+   * @param budgetBytes approximate bytes to read in this step (whole revisions; at least one)
+   * @throws CairnError "compacted" (details.compactRevision) when `fromRevision` <= the compact
+   *   revision: the history at and below it is incomplete (compaction drops tombstones and the
+   *   entries prev_kv needs), so a replay from there could skip events. etcd accepts a watch from
+   *   exactly the compact revision; Cairn refuses it rather than miss a delete.
+   */
+  watchHistory(iv: KeyInterval, fromRevision: number, budgetBytes: number): HistoryBatch {
+    if (fromRevision <= this.compactedRevision) throw compactedError(this.compactedRevision);
+    return readHistory(this.index, iv, fromRevision, this.currentRevision, budgetBytes);
+  }
+
+  private dispatch(cmd: Command): CommandResult {
     switch (cmd.op) {
       case "put":
         return this.put(cmd.req);
@@ -118,7 +168,9 @@ export class KvStore {
 
   private end(w: WriteContext): void {
     assert(this.currentRevision === w.beginRevision, "write: revision moved during a write");
+    assert(w.changed === w.events.length > 0, "write: events and changes disagree");
     this.currentRevision = w.currentRevision;
+    if (w.changed) this.lastEvents = sortEventsByKey(w.events);
   }
 
   /** etcd Put: always writes, so always a new revision. */

@@ -148,3 +148,29 @@ export type Command =
 
 /** Result of applying a command (the response matching its op), or the typed error it raised. */
 export type CommandResult = PutResponse | DeleteRangeResponse | TxnResponse | CompactionResponse;
+
+/** Kind of a watch event (etcd mvccpb.Event.EventType). */
+export type EventType = "PUT" | "DELETE";
+
+/**
+ * One change of one key (etcd mvccpb.Event).
+ * - PUT: `kv` is the key as the put left it.
+ * - DELETE: `kv` carries only `key` and `modRevision` (the revision of the delete); the other
+ *   fields are 0 / empty, as etcd sends a delete.
+ * - `prevKv`: the key just before this change (at revision - 1), absent when it did not exist.
+ *   Watchers that did not ask for prev_kv get events without it.
+ */
+export interface WatchEvent {
+  type: EventType;
+  kv: KeyValue;
+  prevKv?: KeyValue;
+}
+
+/**
+ * The events of one revision (one put, delete or txn), sorted by key (byte order). Cairn keeps
+ * no sub-revisions (see store.ts), so a txn's events come in key order, live and replayed alike.
+ */
+export interface RevisionEvents {
+  revision: number;
+  events: WatchEvent[];
+}

@@ -3,8 +3,10 @@
  * `beginRevision + 1`; the store's revision moves there only if something was written.
  * Reads inside it see its own earlier writes. Callers validate and check first
  * (validate.ts, txn-path.ts): once started, a write cannot fail except on a broken invariant.
+ * Every put and deleted key is also recorded as a watch event (`events`, in write order).
  */
 import { assert } from "../util/assert.ts";
+import { eventOf } from "./events.ts";
 import { type HistoryEntry, toKeyValue } from "./key-history.ts";
 import type { KeyIndex } from "./key-index.ts";
 import { keyInterval, keyString } from "./keys.ts";
@@ -21,11 +23,15 @@ import type {
   ResponseOp,
   TxnRequest,
   TxnResponse,
+  WatchEvent,
 } from "./types.ts";
 
 export class WriteContext {
   /** True once anything has been written. */
   changed = false;
+
+  /** The watch events of this write, in write order (each with its prevKv), all at `writeRevision`. */
+  readonly events: WatchEvent[] = [];
 
   /**
    * @param index the key index, written in place
@@ -69,6 +75,7 @@ export class WriteContext {
     };
     const key = history?.key ?? req.key.slice();
     this.index.append(k, key, entry);
+    this.events.push(eventOf(key, entry, latest));
     this.changed = true;
     const resp: PutResponse = { header: { revision: rev } };
     if (req.prevKv && prev !== undefined) resp.prevKv = toKeyValue(key, prev);
@@ -86,7 +93,7 @@ export class WriteContext {
     const rev = this.writeRevision;
     for (const { h, latest } of doomed) {
       if (req.prevKv) prevKvs.push(toKeyValue(h.key, latest));
-      this.index.append(keyString(h.key), h.key, {
+      const tombstone: HistoryEntry = {
         modRevision: rev,
         createRevision: 0,
         version: 0,
@@ -94,7 +101,9 @@ export class WriteContext {
         lease: 0,
         contentType: undefined,
         tombstone: true,
-      });
+      };
+      this.index.append(keyString(h.key), h.key, tombstone);
+      this.events.push(eventOf(h.key, tombstone, latest));
     }
     if (doomed.length > 0) this.changed = true;
     return { header: { revision: this.currentRevision }, deleted: doomed.length, prevKvs };

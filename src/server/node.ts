@@ -24,8 +24,13 @@ import type {
   TxnRequest,
   TxnResponse,
 } from "../mvcc/types.ts";
-import { RaftCore } from "../raft/core.ts";
+import type { WatchRequest } from "../mvcc/watch-request.ts";
+import type { WatchStream } from "../mvcc/watcher.ts";
+import { encodeConfChange } from "../raft/conf-change.ts";
+import { decodeConfChangeEntry, RaftCore, type RaftStatus } from "../raft/core.ts";
 import {
+  type ConfChange,
+  ConfChangeType,
   type Entry,
   EntryType,
   type HardState,
@@ -36,22 +41,44 @@ import {
 } from "../raft/types.ts";
 import type { RaftStorage } from "../storage/types.ts";
 import type { Transport } from "../transport/types.ts";
+import { assert } from "../util/assert.ts";
 import { CairnError } from "../util/errors.ts";
 import { MAX_PENDING_PROPOSALS, NO_LEADER_WAIT_MS, REQUEST_TIMEOUT_MS } from "../util/limits.ts";
 import { seededRandom } from "../util/random.ts";
+import { memberIdFor } from "./ids.ts";
+import { checkCanAddVoter, checkCanPromote, checkCanRemove, checkPeerUrlsFree } from "./member-checks.ts";
 import { Membership } from "./membership.ts";
-import { decodeProposal, encodeProposal, type Proposal, ProposalKind } from "./proposal.ts";
+import { type ConfMember, decodeProposal, encodeProposal, type Proposal, ProposalKind } from "./proposal.ts";
 import { ReadIndexBatcher } from "./read-index.ts";
-import type { ClusterHeader, KvService, MemberInfo, NodeStatus, ReadConsistency } from "./service.ts";
+import type {
+  ClusterHeader,
+  ClusterService,
+  KvService,
+  MemberAddRequest,
+  MemberChangeResult,
+  MemberInfo,
+  NodeStatus,
+  ReadConsistency,
+} from "./service.ts";
 import { AppliedIndexWaiters, WaitRegistry } from "./waiters.ts";
+import { NodeWatches } from "./watches.ts";
 
 /** Options of one node. Times in ms. */
 export interface CairnNodeOptions {
   memberId: string;
   clusterId: string;
   name: string;
-  /** Bootstrap members (from --initial-cluster), ids derived by server/ids.ts. */
+  /**
+   * Bootstrap members (from --initial-cluster), ids derived by server/ids.ts. A new data dir of a
+   * member that is not joining starts its log with one ConfChange entry per member (etcd: the
+   * bootstrap entries of raft.StartNode), so the whole membership history is in the log.
+   */
   initialMembers: { id: string; name: string; peerUrls: string[] }[];
+  /**
+   * True for a member added at runtime that starts with an empty data dir
+   * (--initial-cluster-state existing): no bootstrap entries, it learns everything from the leader.
+   */
+  joining?: boolean;
   /** This member's advertised client URLs, published through Raft. */
   clientUrls: string[];
   storage: RaftStorage;
@@ -70,14 +97,21 @@ export interface CairnNodeOptions {
 const packr = new Packr({ useRecords: false });
 const READ_INDEX_RETRY_MS = 500;
 const PUBLISH_RETRY_MS = 2_000;
+/** Origin of the bootstrap ConfChange entries: nobody waits for them. */
+const BOOTSTRAP_ORIGIN = "0000000000000000";
+/** Polling interval while waiting for a leadership change (ms). */
+const LEADER_POLL_MS = 10;
 
 /**
  * A running member. Create with {@link CairnNode.start}; connect peers with `setTransport`.
  * Emits "fatal" (Error) when durable storage fails: the process must exit, continuing could
- * acknowledge writes that are not on disk.
+ * acknowledge writes that are not on disk. Emits "removed" when this member has been removed from
+ * the cluster (it applied its own removal, or a peer refused it with 410): it must stop for good.
  */
-export class CairnNode extends EventEmitter implements KvService {
+export class CairnNode extends EventEmitter implements KvService, ClusterService {
   private readonly kv = new KvStore();
+  /** The watch hub, fed every applied write (applyEntry) and every snapshot restore. */
+  private readonly watches = new NodeWatches(this.kv);
   private readonly membership: Membership;
   private readonly raft: RaftCore;
   private transport: Transport | null = null;
@@ -126,8 +160,13 @@ export class CairnNode extends EventEmitter implements KvService {
    * ready loop. @throws StorageCorruptError from storage.load()
    */
   static async start(opts: CairnNodeOptions): Promise<CairnNode> {
-    const persisted = await opts.storage.load();
-    const membership = new Membership(opts.initialMembers);
+    let persisted = await opts.storage.load();
+    const isNew = !persisted.hardState && !persisted.snapshot && persisted.entries.length === 0;
+    if (isNew && !opts.joining) {
+      await opts.storage.append(...bootstrapLog(opts.initialMembers));
+      persisted = await opts.storage.load();
+    }
+    const membership = new Membership();
     const node0 = { membership, applied: 0 };
     const seed = opts.raftSeed ?? randomInt(2 ** 31);
     opts.logger.info({ raftSeed: seed }, "raft randomness seeded");
@@ -142,13 +181,18 @@ export class CairnNode extends EventEmitter implements KvService {
         heartbeatTick: 1,
         random: seededRandom(seed),
         snapshotCatchUpEntries: opts.snapshotCatchUpEntries,
+        // A member back from a partition does not depose a healthy leader, and a leader cut off
+        // from its quorum steps down (thesis §9.6, §6.2), as etcd enables by default.
+        preVote: true,
+        checkQuorum: true,
         logger: opts.logger,
       },
       {
         hardState: persisted.hardState,
         snapshot: persisted.snapshot,
         entries: persisted.entries,
-        confState: { voters: membership.voterIds(), learners: [] },
+        // The configuration comes from the snapshot, then from replaying ConfChange entries.
+        confState: { voters: [], learners: [] },
         applied: node0.applied,
       },
     );
@@ -156,8 +200,7 @@ export class CairnNode extends EventEmitter implements KvService {
     if (persisted.hardState) node.lastHardState = persisted.hardState;
     if (persisted.snapshot) node.restoreSnapshot(persisted.snapshot);
     node.ticker = setInterval(() => node.onTick(), opts.heartbeatIntervalMs);
-    const voters = membership.voterIds();
-    if (voters.length === 1 && voters[0] === opts.memberId) node.raft.campaign();
+    node.maybeCampaignAlone();
     node.schedule();
     node.publishAttributes();
     return node;
@@ -166,6 +209,35 @@ export class CairnNode extends EventEmitter implements KvService {
   /** Connects the peer transport (messages produced from now on are sent through it). */
   setTransport(transport: Transport): void {
     this.transport = transport;
+    this.updatePeers();
+  }
+
+  /** Peers of the transport follow the member table (once it knows any member). */
+  private updatePeers(): void {
+    if (this.membership.records().length > 0)
+      this.transport?.setPeers(this.membership.peers(this.opts.memberId));
+  }
+
+  /** True when `id` was removed from the cluster (its peer requests are refused with 410). */
+  isRemovedMember(id: string): boolean {
+    return this.membership.isRemoved(id);
+  }
+
+  /** Members for GET /cairn/cluster on the peer port (a joining member looks itself up there). */
+  peerMembers(): { id: string; name: string; peerUrls: string[]; isLearner: boolean }[] {
+    return this.membership
+      .records()
+      .map((m) => ({ id: m.id, name: m.name, peerUrls: [...m.peerUrls], isLearner: m.isLearner }));
+  }
+
+  /** A peer refused this member as removed (HTTP 410): stop for good. */
+  reportRemoved(): void {
+    if (this.stopped) return;
+    this.opts.logger.error(
+      { memberId: this.opts.memberId },
+      "a peer reports that this member was removed from the cluster",
+    );
+    this.emit("removed");
   }
 
   /** Feeds a message received from a peer. */
@@ -197,6 +269,7 @@ export class CairnNode extends EventEmitter implements KvService {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.watches.stop();
     if (this.ticker) clearInterval(this.ticker);
     if (this.publishTimer) clearTimeout(this.publishTimer);
     const err = new CairnError("stopped", "the member is shutting down");
@@ -208,6 +281,10 @@ export class CairnNode extends EventEmitter implements KvService {
   }
 
   // ---- KvService ----------------------------------------------------------------------------
+
+  watch(req: WatchRequest): WatchStream {
+    return this.watches.watch(req);
+  }
 
   async range(req: RangeRequest, consistency: ReadConsistency): Promise<RangeResponse> {
     if (consistency === "linearizable") await this.linearizableBarrier();
@@ -236,6 +313,155 @@ export class CairnNode extends EventEmitter implements KvService {
 
   async members(): Promise<MemberInfo[]> {
     return this.membership.list();
+  }
+
+  // ---- ClusterService -----------------------------------------------------------------------
+
+  isLeader(): boolean {
+    return this.softState.role === "leader";
+  }
+
+  leaderClientUrls(): string[] {
+    const leader = this.softState.leader;
+    return leader ? [...(this.membership.get(leader)?.clientUrls ?? [])] : [];
+  }
+
+  async memberAdd(req: MemberAddRequest): Promise<MemberChangeResult> {
+    const status = this.leaderStatus();
+    checkPeerUrlsFree(this.membership, req.peerUrls);
+    if (!req.isLearner) checkCanAddVoter(this.membership, status);
+    let id = memberIdFor(req.peerUrls, `${this.opts.clusterId}${Date.now()}`);
+    while (this.membership.get(id) || this.membership.isRemoved(id)) {
+      id = memberIdFor(req.peerUrls, `${this.opts.clusterId}${Date.now()}${this.seq}`);
+    }
+    const member: ConfMember = { id, name: "", peerUrls: [...req.peerUrls], isLearner: req.isLearner };
+    const type = req.isLearner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode;
+    await this.proposeConfChange(type, member);
+    const added = this.membership.list().find((m) => m.id === id);
+    return { ...(added ? { member: added } : {}), members: this.membership.list() };
+  }
+
+  async memberRemove(id: string): Promise<MemberChangeResult> {
+    checkCanRemove(this.membership, this.leaderStatus(), id);
+    const m = this.membership.get(id)!;
+    await this.proposeConfChange(ConfChangeType.RemoveNode, {
+      id,
+      name: m.name,
+      peerUrls: [...m.peerUrls],
+      isLearner: m.isLearner,
+    });
+    return { members: this.membership.list() };
+  }
+
+  async memberUpdate(id: string, peerUrls: string[]): Promise<MemberChangeResult> {
+    this.leaderStatus();
+    if (!this.membership.get(id))
+      throw new CairnError("member_not_found", `etcdserver: member not found: ${id}`);
+    checkPeerUrlsFree(this.membership, peerUrls, id);
+    await this.propose({
+      kind: ProposalKind.MemberPeerUrls,
+      origin: this.opts.memberId,
+      seq: ++this.seq,
+      update: { memberId: id, peerUrls: [...peerUrls] },
+    });
+    return { members: this.membership.list() };
+  }
+
+  async memberPromote(id: string): Promise<MemberChangeResult> {
+    checkCanPromote(this.membership, this.leaderStatus(), id);
+    const m = this.membership.get(id)!;
+    await this.proposeConfChange(ConfChangeType.AddNode, {
+      id,
+      name: m.name,
+      peerUrls: [...m.peerUrls],
+      isLearner: false,
+    });
+    return { members: this.membership.list() };
+  }
+
+  async moveLeader(targetId: string): Promise<void> {
+    const status = this.leaderStatus();
+    if (targetId === this.opts.memberId) return;
+    if (!this.membership.get(targetId)) {
+      throw new CairnError("member_not_found", `etcdserver: member not found: ${targetId}`);
+    }
+    if (!status.confState.voters.includes(targetId)) {
+      throw new CairnError(
+        "invalid_argument",
+        `etcdserver: ${targetId} is a learner; leadership goes to voters only`,
+      );
+    }
+    this.raft.transferLeader(targetId);
+    this.schedule();
+    if (!(await this.waitForLeaderChange(targetId, 2 * this.opts.electionTimeoutMs))) {
+      throw new CairnError("timeout", "etcdserver: request timed out, leader transfer took too long");
+    }
+  }
+
+  /** Raft status on the leader. @throws CairnError "leader_changed" on a member that is not the leader */
+  private leaderStatus(): RaftStatus {
+    this.assertRunning();
+    const status = this.raft.status();
+    if (status.role !== "leader") {
+      throw new CairnError("leader_changed", "etcdserver: not leader; send membership changes to the leader");
+    }
+    return status;
+  }
+
+  /** Proposes a ConfChange for `member` and resolves when this member has applied it. */
+  private async proposeConfChange(type: ConfChange["type"], member: ConfMember): Promise<void> {
+    this.assertRunning();
+    const seq = ++this.seq;
+    const context = encodeProposal({
+      kind: ProposalKind.ConfMember,
+      origin: this.opts.memberId,
+      seq,
+      member,
+    });
+    const done = this.proposals.wait(seq, REQUEST_TIMEOUT_MS, "etcdserver: request timed out");
+    try {
+      this.raft.proposeConfChange({ type, nodeId: member.id, context });
+    } catch (err) {
+      this.proposals.reject(seq, err as Error);
+    }
+    this.schedule();
+    await done;
+  }
+
+  /** Waits until `target` (or, with "", anyone else than this member) leads; false after `timeoutMs`. */
+  private async waitForLeaderChange(target: string, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    const done = () =>
+      target === ""
+        ? this.softState.leader !== "" && this.softState.leader !== this.opts.memberId
+        : this.softState.leader === target;
+    while (!done()) {
+      if (Date.now() > deadline || this.stopped) return false;
+      await new Promise((r) => setTimeout(r, LEADER_POLL_MS));
+    }
+    return true;
+  }
+
+  /**
+   * Graceful stop of a leader: transfers leadership to the connected voter with the highest match
+   * index and waits up to an election timeout for it to lead, so clients see no election gap (etcd
+   * does the same on a graceful stop). A no-op on a follower.
+   */
+  async handOverLeadershipBeforeStop(): Promise<void> {
+    const status = this.raft.status();
+    if (status.role !== "leader" || !status.progress) return;
+    let best: { id: string; match: number } | null = null;
+    for (const id of status.confState.voters) {
+      const pr = status.progress.get(id);
+      if (id === this.opts.memberId || !pr?.recentActive) continue;
+      if (!best || pr.match > best.match) best = { id, match: pr.match };
+    }
+    if (!best) return;
+    this.opts.logger.info({ transferee: best.id }, "stopping: handing leadership over");
+    this.raft.transferLeader(best.id);
+    this.schedule();
+    const ok = await this.waitForLeaderChange(best.id, this.opts.electionTimeoutMs);
+    this.opts.logger.info({ transferee: best.id, ok }, "leadership hand-over before stop finished");
   }
 
   async status(): Promise<NodeStatus> {
@@ -432,16 +658,27 @@ export class CairnNode extends EventEmitter implements KvService {
 
   private applyEntry(entry: Entry): void {
     this.appliedIndex = entry.index;
-    if (entry.type !== EntryType.Normal || entry.data.length === 0) return;
+    if (entry.type === EntryType.ConfChange) {
+      this.applyConfChange(entry);
+      return;
+    }
+    if (entry.data.length === 0) return;
     const p = decodeProposal(entry.data);
     const mine = p.origin === this.opts.memberId;
-    if (p.kind === ProposalKind.MemberAttributes) {
-      this.membership.applyAttributes(p.attributes);
+    if (p.kind === ProposalKind.MemberAttributes || p.kind === ProposalKind.MemberPeerUrls) {
+      if (p.kind === ProposalKind.MemberAttributes) this.membership.applyAttributes(p.attributes);
+      else {
+        this.membership.applyPeerUrls(p.update);
+        this.updatePeers();
+      }
       if (mine) this.proposals.resolve(p.seq, { header: { revision: this.kv.revision } });
       return;
     }
+    if (p.kind === ProposalKind.ConfMember) return; // only ever a ConfChange context
+
     try {
-      const result = this.kv.apply(p.command);
+      const { result, events } = this.kv.applyWithEvents(p.command);
+      this.watches.publish(this.kv.revision, events);
       if (mine) this.proposals.resolve(p.seq, result);
     } catch (err) {
       if (!(err instanceof CairnError)) throw err;
@@ -449,10 +686,45 @@ export class CairnNode extends EventEmitter implements KvService {
     }
   }
 
+  /**
+   * A committed membership change: Raft's configuration, the member table and the transport's
+   * peers change together; a removal of this member stops it for good.
+   */
+  private applyConfChange(entry: Entry): void {
+    const cc = decodeConfChangeEntry(entry.data);
+    const ctx = decodeProposal(cc.context);
+    assert(ctx.kind === ProposalKind.ConfMember, "ConfChange entry without a member context");
+    this.raft.applyConfChange(cc);
+    this.membership.applyConfChange(cc, ctx.member);
+    this.updatePeers();
+    this.opts.logger.info(
+      { change: cc.type, member: cc.nodeId, index: entry.index },
+      "applied membership change",
+    );
+    if (ctx.origin === this.opts.memberId)
+      this.proposals.resolve(ctx.seq, { header: { revision: this.kv.revision } });
+    if (cc.type === ConfChangeType.RemoveNode && cc.nodeId === this.opts.memberId) {
+      this.opts.logger.error({ memberId: this.opts.memberId }, "this member was removed from the cluster");
+      this.emit("removed");
+      return;
+    }
+    this.maybeCampaignAlone();
+  }
+
+  /** The only voter of a cluster elects itself at once (no one else could answer). */
+  private maybeCampaignAlone(): void {
+    const status = this.raft.status();
+    const voters = status.confState.voters;
+    if (voters.length === 1 && voters[0] === this.opts.memberId && status.role !== "leader")
+      this.raft.campaign();
+  }
+
   private restoreSnapshot(snapshot: Snapshot): void {
     const data = packr.unpack(snapshot.data) as { kv: Uint8Array; members: Uint8Array };
     this.kv.restore(data.kv);
+    this.watches.restored();
     this.membership.restore(data.members);
+    this.updatePeers();
     this.appliedIndex = snapshot.metadata.index;
     this.snapshotIndex = snapshot.metadata.index;
   }
@@ -477,4 +749,31 @@ export class CairnNode extends EventEmitter implements KvService {
 function isReadOnlyTxn(req: TxnRequest): boolean {
   const ops = [...req.success, ...req.failure];
   return ops.every((op) => "requestRange" in op || ("requestTxn" in op && isReadOnlyTxn(op.requestTxn)));
+}
+
+/**
+ * The first entries of a new cluster's log: one AddNode per bootstrap member (sorted by id, term 1,
+ * committed), identical on every bootstrap member as in etcd's raft.StartNode.
+ * @returns the arguments of RaftStorage.append: hard state and entries
+ */
+export function bootstrapLog(
+  members: readonly { id: string; name: string; peerUrls: string[] }[],
+): [HardState, Entry[]] {
+  const sorted = [...members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const entries: Entry[] = sorted.map((m, i) => ({
+    term: 1,
+    index: i + 1,
+    type: EntryType.ConfChange,
+    data: encodeConfChange({
+      type: ConfChangeType.AddNode,
+      nodeId: m.id,
+      context: encodeProposal({
+        kind: ProposalKind.ConfMember,
+        origin: BOOTSTRAP_ORIGIN,
+        seq: 0,
+        member: { id: m.id, name: m.name, peerUrls: [...m.peerUrls], isLearner: false },
+      }),
+    }),
+  }));
+  return [{ term: 1, vote: "", commit: entries.length }, entries];
 }

@@ -4,7 +4,9 @@
  * request waiting for it (etcd does the same with request ids: etcdserver/v3_server.go).
  *
  * Layout (bytes): [0] kind, [1..8] origin member id (uint64 BE), [9..16] sequence (uint64 BE),
- * [17..] payload. Empty data (the leader's no-op of its term) carries no envelope.
+ * [17..] payload. Empty data (the leader's no-op of its term) carries no envelope. The context of
+ * a ConfChange entry is such an envelope too (kind ConfMember), so membership changes resolve the
+ * request that proposed them the same way.
  */
 import { Packr } from "msgpackr";
 import { decodeCommand, encodeCommand } from "../mvcc/command.ts";
@@ -17,7 +19,26 @@ export const ProposalKind = {
   Kv: 1,
   /** A member publishes its name and client URLs (etcd: publish of member attributes). */
   MemberAttributes: 2,
+  /** New peer URLs of a member (etcd MemberUpdate; not a Raft configuration change). */
+  MemberPeerUrls: 3,
+  /** Context of a ConfChange entry: the member it adds, promotes or removes. */
+  ConfMember: 4,
 } as const;
+
+/** New peer URLs of a member. */
+export interface MemberPeerUrls {
+  memberId: string;
+  peerUrls: string[];
+}
+
+/** The member a ConfChange concerns, as the cluster will record it. */
+export interface ConfMember {
+  id: string;
+  /** Name from --initial-cluster for bootstrap members, "" for members added at runtime. */
+  name: string;
+  peerUrls: string[];
+  isLearner: boolean;
+}
 
 /** Attributes a member publishes after it starts (etcd membership.Attributes). */
 export interface MemberAttributes {
@@ -29,7 +50,9 @@ export interface MemberAttributes {
 /** A decoded proposal. */
 export type Proposal =
   | { kind: typeof ProposalKind.Kv; origin: string; seq: number; command: Command }
-  | { kind: typeof ProposalKind.MemberAttributes; origin: string; seq: number; attributes: MemberAttributes };
+  | { kind: typeof ProposalKind.MemberAttributes; origin: string; seq: number; attributes: MemberAttributes }
+  | { kind: typeof ProposalKind.MemberPeerUrls; origin: string; seq: number; update: MemberPeerUrls }
+  | { kind: typeof ProposalKind.ConfMember; origin: string; seq: number; member: ConfMember };
 
 const HEADER_BYTES = 17;
 const packr = new Packr({ useRecords: false });
@@ -41,7 +64,7 @@ const packr = new Packr({ useRecords: false });
  */
 export function encodeProposal(p: Proposal): Uint8Array {
   const payload =
-    p.kind === ProposalKind.Kv ? encodeCommand(p.command) : (packr.pack(p.attributes) as Uint8Array);
+    p.kind === ProposalKind.Kv ? encodeCommand(p.command) : (packr.pack(payloadOf(p)) as Uint8Array);
   const out = new Uint8Array(HEADER_BYTES + payload.length);
   const view = new DataView(out.buffer);
   out[0] = p.kind;
@@ -64,6 +87,29 @@ export function decodeProposal(data: Uint8Array): Proposal {
   if (data[0] === ProposalKind.Kv) {
     return { kind: ProposalKind.Kv, origin, seq, command: decodeCommand(payload) };
   }
-  assert(data[0] === ProposalKind.MemberAttributes, `unknown proposal kind ${data[0]}`);
-  return { kind: ProposalKind.MemberAttributes, origin, seq, attributes: packr.unpack(payload) };
+  switch (data[0]) {
+    case ProposalKind.MemberAttributes:
+      return { kind: ProposalKind.MemberAttributes, origin, seq, attributes: packr.unpack(payload) };
+    case ProposalKind.MemberPeerUrls:
+      return { kind: ProposalKind.MemberPeerUrls, origin, seq, update: packr.unpack(payload) };
+    case ProposalKind.ConfMember:
+      return { kind: ProposalKind.ConfMember, origin, seq, member: packr.unpack(payload) };
+    default:
+      return assertNever(data[0]);
+  }
+}
+
+function payloadOf(p: Exclude<Proposal, { kind: typeof ProposalKind.Kv }>): unknown {
+  switch (p.kind) {
+    case ProposalKind.MemberAttributes:
+      return p.attributes;
+    case ProposalKind.MemberPeerUrls:
+      return p.update;
+    case ProposalKind.ConfMember:
+      return p.member;
+  }
+}
+
+function assertNever(kind: number | undefined): never {
+  assert(false, `unknown proposal kind ${kind}`);
 }

@@ -16,6 +16,8 @@ import type {
   TxnRequest,
   TxnResponse,
 } from "../mvcc/types.ts";
+import type { WatchRequest } from "../mvcc/watch-request.ts";
+import type { WatchStream } from "../mvcc/watcher.ts";
 
 /** Consistency of a read: linearizable goes through ReadIndex (Raft thesis §6.4); serializable reads local state. */
 export type ReadConsistency = "linearizable" | "serializable";
@@ -28,6 +30,8 @@ export interface MemberInfo {
   peerUrls: string[];
   clientUrls: string[];
   isLearner: boolean;
+  /** False until the member has started and published its name and client URLs (etcdctl: "unstarted"). */
+  started: boolean;
 }
 
 /** `endpoint status` of one node (etcd StatusResponse + Cairn's applied index and revision). */
@@ -75,4 +79,65 @@ export interface KvService {
   health(): Promise<{ health: boolean; reason?: string }>;
   /** Current cluster id, member id and term, for response headers. */
   header(): ClusterHeader;
+  /**
+   * Opens a watch (etcd Watch) on this member's applied state, without going through the leader:
+   * the events of every revision from `req.startRevision` (0/absent: from this member's next
+   * revision), replayed from history first when it is in the past, then live. The stream's
+   * messages (src/mvcc/watcher.ts WatchMessage) are whole revisions in order, progress
+   * notifications, and one final "compacted" (start at or below the compact revision) or
+   * "cancelled" (slow consumer past MAX_WATCH_BUFFER_BYTES, member stopping: resume from the
+   * revision it names). The caller must close() the stream when done with it.
+   * @throws CairnError "invalid_argument" (bad key, start revision or filter), "too_many_requests"
+   *   (past MAX_WATCHERS), "stopped"
+   */
+  watch(req: WatchRequest): WatchStream;
+}
+
+/** A member to add (etcd MemberAddRequest). */
+export interface MemberAddRequest {
+  /** Peer URLs of the new member (https://host:port), at least one, none used by another member. */
+  peerUrls: string[];
+  /** Add as a learner (replicates, does not vote) instead of a voter. */
+  isLearner: boolean;
+}
+
+/** Result of a membership change: the member concerned (add) and the member list after it. */
+export interface MemberChangeResult {
+  member?: MemberInfo;
+  members: MemberInfo[];
+}
+
+/**
+ * Runtime membership and leadership of the cluster (etcd Cluster and Maintenance.MoveLeader
+ * services). Changes run on the leader, one at a time (Raft thesis §4.1): call them on the member
+ * for which isLeader() is true (the API forwards to the leader's client URL otherwise). Every method
+ * may reject with CairnError: "no_leader", "leader_changed", "timeout" (retryable),
+ * "conf_change_pending", "member_exists", "member_not_found", "learner_not_ready",
+ * "unhealthy_cluster", "invalid_argument".
+ */
+export interface ClusterService {
+  /** True when this member is the leader. */
+  isLeader(): boolean;
+  /** Client URLs the current leader published, [] when no leader is known or it has not published. */
+  leaderClientUrls(): string[];
+  /**
+   * Adds a member (voter or learner). Its id is chosen by the leader; the member list then shows it
+   * unstarted until the new process starts with --initial-cluster-state existing.
+   * A voter is refused when the cluster would not keep a quorum of started voters (etcd strict
+   * reconfiguration check).
+   */
+  memberAdd(req: MemberAddRequest): Promise<MemberChangeResult>;
+  /** Removes a member; refused when the remaining started, connected voters would not be a quorum. */
+  memberRemove(id: string): Promise<MemberChangeResult>;
+  /** Replaces a member's peer URLs (etcd MemberUpdate). */
+  memberUpdate(id: string, peerUrls: string[]): Promise<MemberChangeResult>;
+  /** Promotes a learner that has caught up with the leader to a voter (etcd MemberPromote). */
+  memberPromote(id: string): Promise<MemberChangeResult>;
+  /**
+   * Hands leadership to voter `targetId` (Raft thesis §3.10) and resolves once it leads.
+   * @throws CairnError "timeout" when the transfer does not complete within an election timeout
+   *   or two (etcd ErrTimeoutLeaderTransfer), "member_not_found" / "invalid_argument" for a target
+   *   that is not a voter of the cluster
+   */
+  moveLeader(targetId: string): Promise<void>;
 }

@@ -14,6 +14,11 @@ export interface ClusterMetadata {
   memberId: string;
   /** --name of this member. */
   name: string;
+  /**
+   * Set once this member has applied its own removal from the cluster: the data dir must never be
+   * used to rejoin (etcd refuses a removed member the same way).
+   */
+  removed?: boolean;
 }
 
 /** Everything a node needs to restart its Raft core, as persisted. */

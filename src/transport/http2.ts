@@ -12,6 +12,7 @@ import { assert } from "../util/assert.ts";
 import { invalidArgument } from "../util/errors.ts";
 import { MAX_PEER_QUEUE_MESSAGES } from "../util/limits.ts";
 import { CodecError, checkMessage } from "./codec.ts";
+import { failpointsFromEnv } from "./failpoints.ts";
 import {
   DEFAULT_DIAL_TIMEOUT_MS,
   DEFAULT_PING_INTERVAL_MS,
@@ -20,7 +21,7 @@ import {
   PROBE_TIMEOUT_MS,
 } from "./limits.ts";
 import { PeerSender, type PeerStats } from "./peer.ts";
-import { probeClusterId } from "./probe.ts";
+import { probePeer } from "./probe.ts";
 import { PeerServer } from "./server.ts";
 import type { Transport, TransportOptions } from "./types.ts";
 import { parsePeerUrl } from "./url.ts";
@@ -68,6 +69,8 @@ export function createHttp2Transport(options: Http2TransportOptions): Http2Trans
   const probes = new Set<http2.ClientHttp2Session>();
   let server: PeerServer | null = null;
   let stopped = false;
+  // Test-only message drops (partitions); null unless CAIRN_TEST_FAILPOINTS_FILE is set (failpoints.ts).
+  const failpoints = failpointsFromEnv(process.env, log);
 
   /** Runs a user callback outside the caller's stack (no re-entrancy into Raft from send()). */
   const defer = (what: string, fn: () => void) => {
@@ -96,6 +99,7 @@ export function createHttp2Transport(options: Http2TransportOptions): Http2Trans
       logger: log,
       onUnreachable: () => defer("onUnreachable", () => opts.onUnreachable?.(peer)),
       onSnapshotSent: (ok) => defer("onSnapshotSent", () => opts.onSnapshotSent?.(peer, ok)),
+      onRemoved: () => defer("onRemoved", () => opts.onRemoved?.()),
     });
 
   const setPeers = (peers: Map<NodeId, string[]>) => {
@@ -116,6 +120,17 @@ export function createHttp2Transport(options: Http2TransportOptions): Http2Trans
   };
   setPeers(opts.peers);
 
+  const probe = (peerUrl: string) => {
+    if (stopped) return Promise.resolve(null);
+    return probePeer(peerUrl, {
+      clusterId: opts.clusterId,
+      memberId: opts.memberId,
+      tls: opts.tls,
+      timeoutMs: PROBE_TIMEOUT_MS,
+      inFlight: probes,
+    });
+  };
+
   const listenPeerUrl = () => {
     assert(server !== null, "transport not started");
     const host = listen.host.includes(":") ? `[${listen.host}]` : listen.host;
@@ -132,6 +147,9 @@ export function createHttp2Transport(options: Http2TransportOptions): Http2Trans
         host: listen.host,
         port: listen.port,
         logger: log,
+        members: opts.members ?? (() => []),
+        isRemovedMember: opts.isRemovedMember ?? (() => false),
+        ...(failpoints && { dropFrom: (peer: NodeId) => failpoints.dropsFrom(peer) }),
         onMessage: (message) => {
           if (!stopped) opts.onMessage(message);
         },
@@ -154,6 +172,10 @@ export function createHttp2Transport(options: Http2TransportOptions): Http2Trans
           log.debug({ type: m.type, to: m.to }, "message to an unknown peer; dropped");
           continue;
         }
+        if (failpoints?.dropsTo(m.to)) {
+          if (m.type === MessageType.Snap) defer("onSnapshotSent", () => opts.onSnapshotSent?.(m.to, false));
+          continue;
+        }
         try {
           checkMessage(m);
         } catch (err) {
@@ -174,20 +196,16 @@ export function createHttp2Transport(options: Http2TransportOptions): Http2Trans
 
     setPeers,
 
-    probeClusterId(peerUrl: string) {
-      if (stopped) return Promise.resolve(null);
-      return probeClusterId(peerUrl, {
-        clusterId: opts.clusterId,
-        memberId: opts.memberId,
-        tls: opts.tls,
-        timeoutMs: PROBE_TIMEOUT_MS,
-        inFlight: probes,
-      });
+    async probeClusterId(peerUrl: string) {
+      return (await probe(peerUrl))?.clusterId ?? null;
     },
+
+    probePeer: (peerUrl: string) => probe(peerUrl),
 
     async stop() {
       if (stopped) return;
       stopped = true;
+      failpoints?.close();
       for (const session of probes) session.destroy();
       probes.clear();
       const closing = [...senders.values()].map((s) => s.close());

@@ -50,7 +50,7 @@ export const SNAPSHOT_IDLE_TIMEOUT_MS = 30_000;
 export const PROBE_TIMEOUT_MS = 1_000;
 
 /** Largest body of a GET /cairn/cluster answer read by probeClusterId (bytes). */
-export const MAX_PROBE_RESPONSE_BYTES = 4 * 1024;
+export const MAX_PROBE_RESPONSE_BYTES = 64 * 1024;
 
 /** HTTP/2 initial flow-control window per stream (bytes): 1 MiB lets one MsgApp go out in one round trip (default is 64 KiB). */
 export const HTTP2_INITIAL_WINDOW_BYTES = 1024 * 1024;

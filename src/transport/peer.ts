@@ -53,6 +53,8 @@ export interface PeerSenderOptions {
   onUnreachable: () => void;
   /** Outcome of one snapshot handed to {@link PeerSender.sendSnapshot}. */
   onSnapshotSent: (ok: boolean) => void;
+  /** The peer answered 410: this member was removed from the cluster. */
+  onRemoved: () => void;
 }
 
 /** Counters of one peer sender (monotonic since creation, except queuedMessages and connected). */
@@ -292,6 +294,7 @@ export class PeerSender {
     });
     const ended = (event: string) => {
       if (this.stream !== stream) return;
+      if (status === 410) this.opts.onRemoved();
       const reason =
         status !== 0 && status !== 200
           ? `peer refused the message stream: HTTP ${status} ${body.text()}`

@@ -1,13 +1,13 @@
 /**
- * probeClusterId: asks a peer URL which cluster it belongs to (GET /cairn/cluster over mutual TLS)
- * so a starting member refuses to join another cluster (etcd checks the remote cluster id the same
- * way before joining, etcdserver/cluster_util.go getClusterFromRemotePeers).
+ * probePeer: asks a peer URL which cluster it belongs to and which members that cluster has
+ * (GET /cairn/cluster over mutual TLS), so a starting member refuses to join another cluster and a
+ * joining member learns its id (etcd etcdserver/cluster_util.go getClusterFromRemotePeers).
  */
 import http2 from "node:http2";
 import type { NodeId } from "../raft/types.ts";
 import { MAX_PROBE_RESPONSE_BYTES } from "./limits.ts";
 import { CLUSTER_ID_HEADER, CLUSTER_PATH, MEMBER_ID_HEADER } from "./protocol.ts";
-import type { PeerTlsConfig } from "./types.ts";
+import type { PeerClusterInfo, PeerMember, PeerTlsConfig } from "./types.ts";
 import { parsePeerUrl } from "./url.ts";
 
 /** Who is asking, and how. */
@@ -22,17 +22,17 @@ export interface ProbeOptions {
 }
 
 /**
- * Resolves the cluster id reported by the member at `peerUrl`, or null when it cannot be reached,
- * refuses the TLS handshake, answers anything but 200 with a `clusterId` string, or does not answer
- * within `timeoutMs`. Leaves no timer or socket behind once resolved.
+ * Resolves what the member at `peerUrl` reports, or null when it cannot be reached, refuses the TLS
+ * handshake, answers anything but 200 with a `clusterId` string, or does not answer within
+ * `timeoutMs`. Leaves no timer or socket behind once resolved.
  * @throws CairnError invalid_argument (synchronously) on a malformed peer URL
  */
-export function probeClusterId(peerUrl: string, opts: ProbeOptions): Promise<string | null> {
+export function probePeer(peerUrl: string, opts: ProbeOptions): Promise<PeerClusterInfo | null> {
   const { origin } = parsePeerUrl(peerUrl);
   return new Promise((resolve) => {
     let session: http2.ClientHttp2Session | null = null;
     let done = false;
-    const finish = (clusterId: string | null) => {
+    const finish = (info: PeerClusterInfo | null) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
@@ -40,7 +40,7 @@ export function probeClusterId(peerUrl: string, opts: ProbeOptions): Promise<str
         opts.inFlight.delete(session);
         session.destroy();
       }
-      resolve(clusterId);
+      resolve(info);
     };
     const timer = setTimeout(() => finish(null), opts.timeoutMs);
     try {
@@ -73,13 +73,29 @@ export function probeClusterId(peerUrl: string, opts: ProbeOptions): Promise<str
     req.once("end", () => {
       if (status !== 200) return finish(null);
       try {
-        const body: unknown = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-        const clusterId = (body as { clusterId?: unknown } | null)?.clusterId;
-        finish(typeof clusterId === "string" ? clusterId : null);
+        finish(parseClusterInfo(JSON.parse(Buffer.concat(chunks).toString("utf8"))));
       } catch {
         finish(null);
       }
     });
     req.end();
   });
+}
+
+/** The checked shape of a GET /cairn/cluster answer, or null when it is not one. */
+function parseClusterInfo(body: unknown): PeerClusterInfo | null {
+  const b = body as { clusterId?: unknown; memberId?: unknown; members?: unknown } | null;
+  if (typeof b?.clusterId !== "string") return null;
+  const members: PeerMember[] = [];
+  for (const m of Array.isArray(b.members) ? b.members : []) {
+    const r = m as Partial<PeerMember> | null;
+    if (typeof r?.id !== "string" || !Array.isArray(r.peerUrls)) continue;
+    members.push({
+      id: r.id,
+      name: typeof r.name === "string" ? r.name : "",
+      peerUrls: r.peerUrls.filter((u): u is string => typeof u === "string"),
+      isLearner: r.isLearner === true,
+    });
+  }
+  return { clusterId: b.clusterId, memberId: typeof b.memberId === "string" ? b.memberId : "", members };
 }

@@ -8,13 +8,19 @@
 export const RAFT_STREAM_PATH = "/cairn/raft/stream";
 /** One MsgSnap per request: body is one frame holding an array of exactly one message. */
 export const RAFT_SNAPSHOT_PATH = "/cairn/raft/snapshot";
-/** GET: `{"clusterId": string, "memberId": string}` of the answering member. */
+/**
+ * GET: `{"clusterId": string, "memberId": string, "members": PeerMember[]}` of the answering member
+ * (a joining member learns its id and the cluster's members from it, etcd /members).
+ */
 export const CLUSTER_PATH = "/cairn/cluster";
 
 /** Header: cluster id of the sender (request) or of the answering member (response). */
 export const CLUSTER_ID_HEADER = "x-cairn-cluster-id";
 /** Header: member id of the sender (request) or of the answering member (response). */
 export const MEMBER_ID_HEADER = "x-cairn-member-id";
+
+/** Body of the 410 answer to a removed member (etcd rafthttp's text): the sender stops for good. */
+export const MEMBER_REMOVED_MESSAGE = "the member has been permanently removed from the cluster";
 
 /** Body of the 412 answer to a request from another cluster (etcd rafthttp's text). */
 export const CLUSTER_ID_MISMATCH_MESSAGE = "request cluster ID mismatch";

@@ -9,7 +9,8 @@
  *   200 at once and kept open; a bad frame closes the stream with PROTOCOL_ERROR.
  * - POST /cairn/raft/snapshot: body = one frame holding one MsgSnap (≤ MAX_SNAPSHOT_REQUEST_BYTES);
  *   answered 200 after onMessage returned, 400/413 when malformed or too large.
- * - GET /cairn/cluster: `{"clusterId","memberId"}` (for probeClusterId).
+ * - GET /cairn/cluster: `{"clusterId","memberId","members"}` (for probePeer).
+ * - A Raft request from a removed member is refused with 410 (etcd rafthttp), so it stops.
  */
 import http2 from "node:http2";
 import type { Socket } from "node:net";
@@ -30,10 +31,11 @@ import {
   CLUSTER_ID_MISMATCH_MESSAGE,
   CLUSTER_PATH,
   MEMBER_ID_HEADER,
+  MEMBER_REMOVED_MESSAGE,
   RAFT_SNAPSHOT_PATH,
   RAFT_STREAM_PATH,
 } from "./protocol.ts";
-import type { PeerTlsConfig } from "./types.ts";
+import type { PeerMember, PeerTlsConfig } from "./types.ts";
 
 /** A sending member id: 16 lowercase hex digits. */
 const MEMBER_ID = /^[0-9a-f]{16}$/;
@@ -49,6 +51,15 @@ export interface PeerServerOptions {
   logger: Logger;
   /** Called for every valid message addressed to this member, in the order received per stream. */
   onMessage: (message: Message) => void;
+  /** Members reported on GET /cairn/cluster. */
+  members: () => PeerMember[];
+  /** True for a removed member id: its Raft requests get 410. */
+  isRemovedMember: (id: NodeId) => boolean;
+  /**
+   * Test failpoints only (failpoints.ts): true when messages from this peer must be dropped; its
+   * stream messages vanish, its snapshot requests get 503. Absent: nothing is dropped.
+   */
+  dropFrom?: (peer: NodeId) => boolean;
 }
 
 /** HTTP/2 listener of one member. */
@@ -138,7 +149,11 @@ export class PeerServer {
         this.refuse(stream, 405, "method not allowed");
         return;
       }
-      this.respondJson(stream, { clusterId: this.opts.clusterId, memberId: this.opts.memberId });
+      this.respondJson(stream, {
+        clusterId: this.opts.clusterId,
+        memberId: this.opts.memberId,
+        members: this.opts.members(),
+      });
       return;
     }
     if (path !== RAFT_STREAM_PATH && path !== RAFT_SNAPSHOT_PATH) {
@@ -162,6 +177,15 @@ export class PeerServer {
     }
     if (typeof remoteMemberId !== "string" || !MEMBER_ID.test(remoteMemberId)) {
       this.refuse(stream, 400, `missing or invalid ${MEMBER_ID_HEADER}`);
+      return;
+    }
+    if (this.opts.isRemovedMember(remoteMemberId)) {
+      this.log.warn({ remoteMemberId }, "refused a request of a removed member");
+      this.refuse(stream, 410, MEMBER_REMOVED_MESSAGE);
+      return;
+    }
+    if (path === RAFT_SNAPSHOT_PATH && this.opts.dropFrom?.(remoteMemberId)) {
+      this.refuse(stream, 503, "snapshot dropped by a test failpoint");
       return;
     }
     if (path === RAFT_STREAM_PATH) this.receiveStream(stream, remoteMemberId);
@@ -247,7 +271,7 @@ export class PeerServer {
 
   /** Hands a message to onMessage if it is addressed to this member by the sender; false if dropped. */
   private deliver(message: Message, from: NodeId): boolean {
-    if (this.closed) return false;
+    if (this.closed || this.opts.dropFrom?.(from)) return false;
     if (message.to !== this.opts.memberId || message.from !== from) {
       this.log.warn(
         { type: message.type, from: message.from, to: message.to, sender: from },

@@ -8,6 +8,21 @@
 import type { Logger } from "pino";
 import type { Message, NodeId } from "../raft/types.ts";
 
+/** A member as peers describe it to each other (GET /cairn/cluster). */
+export interface PeerMember {
+  id: NodeId;
+  name: string;
+  peerUrls: string[];
+  isLearner: boolean;
+}
+
+/** What a peer says about its cluster (GET /cairn/cluster). */
+export interface PeerClusterInfo {
+  clusterId: string;
+  memberId: NodeId;
+  members: PeerMember[];
+}
+
 /** TLS material for the peer listener and dialer (PEM text). */
 export interface PeerTlsConfig {
   certPem: string;
@@ -39,6 +54,12 @@ export interface TransportOptions {
   onSnapshotSent?: (peer: NodeId, ok: boolean) => void;
   /** Logger for connection events, refusals and protocol errors; none when absent. */
   logger?: Logger;
+  /** Members this member knows, reported on GET /cairn/cluster (default: none). */
+  members?: () => PeerMember[];
+  /** True for a member id removed from the cluster: its requests are refused with 410 (etcd rafthttp). */
+  isRemovedMember?: (id: NodeId) => boolean;
+  /** A peer answered 410: this member was removed from the cluster and must stop. */
+  onRemoved?: () => void;
 }
 
 /** A running peer transport. */
@@ -54,5 +75,7 @@ export interface Transport {
    * cluster. Resolves null when the peer cannot be reached.
    */
   probeClusterId(peerUrl: string): Promise<string | null>;
+  /** Asks a peer URL for its cluster id and member list; null when it cannot be reached. */
+  probePeer(peerUrl: string): Promise<PeerClusterInfo | null>;
   stop(): Promise<void>;
 }

@@ -41,3 +41,52 @@ export const REQUEST_TIMEOUT_MS = 7_000;
 
 /** Largest range `limit` and the default cap of entries in one range response. */
 export const MAX_RANGE_LIMIT = 100_000;
+
+/**
+ * Most bytes of events (approximate: keys, values, prev values, ~160 B per event) buffered for
+ * one watcher and not yet taken by its consumer. When live events would go past it, the watcher
+ * is cancelled with "resume from revision N": writes never wait for a watcher and a slow one
+ * holds at most this much (one revision larger than it still fits into an empty buffer). 1 MiB
+ * absorbs bursts of thousands of typical config events while a healthy stream drains; 10,000
+ * idle watchers hold nothing. Catching up from history reads in steps of half of it.
+ */
+export const MAX_WATCH_BUFFER_BYTES = 1024 * 1024;
+
+/**
+ * Most watchers on one member; past it new watches get 429 too_many_requests. The benchmark
+ * target is 10,000 SSE watchers per member; each costs about 1 KiB idle plus its connection,
+ * and every write is matched against the range watchers, so 100,000 keeps that bounded.
+ */
+export const MAX_WATCHERS = 100_000;
+
+/**
+ * Most watches on one `POST /v3/watch` stream (etcd multiplexes watches on one stream and has no
+ * limit). All share one connection's buffers; past it a create is answered with canceled.
+ */
+export const MAX_WATCHES_PER_STREAM = 1_000;
+
+/**
+ * Default interval (ms) of periodic progress notifications to quiet watchers that asked for them
+ * (etcd's is 10 min, --experimental-watch-progress-notify-interval). 10 s keeps the resume
+ * revision (SSE Last-Event-ID) of a quiet watcher fresh, so a reconnect rarely lands below an
+ * automatic compaction, at the cost of one small message per quiet watcher per interval.
+ */
+export const DEFAULT_WATCH_PROGRESS_INTERVAL_MS = 10_000;
+
+/**
+ * Interval (ms) of the `: heartbeat` comment on idle SSE watch streams: well below common proxy
+ * idle timeouts (nginx 60 s, Cloudflare 100 s), and it lets the server notice a gone client.
+ */
+export const DEFAULT_WATCH_HEARTBEAT_MS = 5_000;
+
+/** Default wait (ms) of a long-poll `GET /v1/kv/{key}?wait=true` with no timeout_ms. */
+export const DEFAULT_LONG_POLL_TIMEOUT_MS = 30_000;
+
+/** Longest wait (ms) a long-poll may ask for (timeout_ms): 5 min; proxies in between may cut earlier. */
+export const MAX_LONG_POLL_TIMEOUT_MS = 300_000;
+
+/**
+ * Most events in one long-poll answer (whole revisions; one larger revision is still sent whole).
+ * The answer's revision tells where to continue, so a client far behind pages through history.
+ */
+export const MAX_LONG_POLL_EVENTS = 1_000;

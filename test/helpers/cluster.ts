@@ -23,6 +23,13 @@ export interface TestMember {
   process: ChildProcess | null;
   /** Everything the process wrote to stderr (for failure messages). */
   stderr: string;
+  /** Resolves with the exit code of the last started process. */
+  exited?: Promise<number | null>;
+  /**
+   * Extra environment variables of this member's process (e.g. CAIRN_TEST_FAILPOINTS_FILE), set on
+   * every start; the test's own CAIRN_* variables are never passed on.
+   */
+  env?: Record<string, string>;
 }
 
 /** Finds `count` free TCP ports on 127.0.0.1 (bind port 0, read, close). */
@@ -86,8 +93,33 @@ export class TestCluster {
     await this.waitForLeader();
   }
 
-  /** Starts one member's process (no wait). */
-  start(m: TestMember): void {
+  /**
+   * Defines a new member `name` (fresh ports, data dir, a certificate of the cluster CA) and lists
+   * it in `members`, so later starts of any member name it in --initial-cluster. Not started.
+   */
+  async defineMember(name: string): Promise<TestMember> {
+    this.certs = await ensureDevCertificates(path.join(this.dir, "certs"), [
+      ...this.members.map((m) => m.name),
+      name,
+    ]);
+    const [clientPort, peerPort] = await freePorts(2);
+    const m: TestMember = {
+      name,
+      clientUrl: `http://127.0.0.1:${clientPort}`,
+      peerUrl: `https://127.0.0.1:${peerPort}`,
+      dataDir: path.join(this.dir, name),
+      process: null,
+      stderr: "",
+    };
+    this.members.push(m);
+    return m;
+  }
+
+  /**
+   * Starts one member's process (no wait). `state` is --initial-cluster-state ("new" by default;
+   * "existing" for a member added at runtime).
+   */
+  start(m: TestMember, state: "new" | "existing" = "new"): void {
     const cert = this.certs.members[m.name]!;
     const initialCluster = this.members.map((x) => `${x.name}=${x.peerUrl}`).join(",");
     const flags = [
@@ -98,6 +130,7 @@ export class TestCluster {
       `--listen-peer-urls=${m.peerUrl}`,
       `--initial-cluster=${initialCluster}`,
       "--initial-cluster-token=cairn-it",
+      `--initial-cluster-state=${state}`,
       `--peer-cert-file=${cert.certFile}`,
       `--peer-key-file=${cert.keyFile}`,
       `--peer-trusted-ca-file=${this.certs.caFile}`,
@@ -108,12 +141,22 @@ export class TestCluster {
       this.runtime === "bun"
         ? [path.join(ROOT, "node_modules/.bin/bun"), [MAIN, ...flags]]
         : [process.execPath, ["--import", "tsx", MAIN, ...flags]];
-    const child = spawn(cmd, args, { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"], env: testEnv() });
+    const child = spawn(cmd, args, {
+      cwd: ROOT,
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...testEnv(), ...m.env },
+    });
     m.stderr = "";
     child.stderr!.on("data", (d: Buffer) => {
       m.stderr += d.toString();
     });
     m.process = child;
+    m.exited = new Promise((resolve) =>
+      child.once("exit", (code) => {
+        if (m.process === child) m.process = null;
+        resolve(code);
+      }),
+    );
   }
 
   /** kill -9 a member and wait for its exit. */

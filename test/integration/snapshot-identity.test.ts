@@ -74,7 +74,7 @@ describe("snapshots and identity with real processes", () => {
       { encoding: "utf8", timeout: 30_000 },
     );
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/belongs to cluster .* but the flags describe cluster/);
+    expect(r.stderr).toMatch(/belongs to cluster .* but the flags describe this member as .* of cluster/);
     expect(r.stderr).toMatch(/--initial-cluster-token/);
   }, 40_000);
 });

@@ -1,9 +1,11 @@
 /**
  * Cluster routes: GET /v1/status (etcd `endpoint status`), GET /v1/cluster/members
- * (`member list`), GET /health (etcd's /health shape) and GET /version (etcd's /version shape
- * plus Cairn's own version).
+ * (`member list`: {"cluster_id","members":[{"id","name","peer_urls","client_urls","is_learner",
+ * "started"}]}, codec/members.ts; changes are in v1-members.ts), GET /health (etcd's /health
+ * shape) and GET /version (etcd's /version shape plus Cairn's own version).
  */
 import type { Hono } from "hono";
+import { membersToJson } from "../codec/members.ts";
 import type { ApiDeps } from "../deps.ts";
 
 /** etcd version Cairn's API is compatible with, reported by /version like etcd does. */
@@ -34,16 +36,7 @@ export function registerV1Cluster(app: Hono, deps: ApiDeps): void {
 
   app.get("/v1/cluster/members", async (c) => {
     const members = await deps.kv.members();
-    return c.json({
-      cluster_id: deps.kv.header().clusterId,
-      members: members.map((m) => ({
-        id: m.id,
-        name: m.name,
-        peer_urls: m.peerUrls,
-        client_urls: m.clientUrls,
-        is_learner: m.isLearner,
-      })),
-    });
+    return c.json(membersToJson(deps.kv.header().clusterId, { members }));
   });
 
   app.get("/health", async (c) => {

@@ -2,6 +2,7 @@
  * Native key-value routes: GET/PUT/DELETE /v1/kv/{key} (the API contract "Native /v1").
  * Keys are UTF-8 in the path after /v1/kv/, percent-decoded (`/v1/kv//a/b` is key "/a/b").
  * GET is the hot path: no schema library, no re-serialization of values (raw bytes out).
+ * GET with wait=true is a long-poll for changes instead (v1-kv-wait.ts).
  */
 import type { Context, Hono } from "hono";
 import type {
@@ -26,6 +27,7 @@ import type { ApiDeps } from "../deps.ts";
 import { checkKey, keyFromUrl } from "../keys.ts";
 import { boolParam, consistencyParam, enumParam, intParam, parseEntityTag } from "../query.ts";
 import { validateValue } from "../value-validation.ts";
+import { isLongPoll, longPoll, WAIT_PARAMS } from "./v1-kv-wait.ts";
 
 const MOUNT = "/v1/kv";
 const NO_QUERY: Record<string, string> = {};
@@ -41,6 +43,7 @@ const GET_PARAMS = new Set([
   "count_only",
   "sort_order",
   "sort_target",
+  ...WAIT_PARAMS,
 ]);
 const PUT_PARAMS = new Set(["lease", "prev_kv"]);
 const DELETE_PARAMS = new Set(["prefix", "range_end", "prev_kv"]);
@@ -96,6 +99,7 @@ const SORT_TARGETS = ["key", "version", "create", "mod", "value"] as const;
 async function getKv(c: Context, deps: ApiDeps): Promise<Response> {
   const q = queryOf(c, GET_PARAMS);
   const range = keyRangeOf(c, q);
+  if (q !== NO_QUERY && isLongPoll(q)) return longPoll(c, deps, range, q);
   const consistency = consistencyParam(q.consistency);
   const revision = intParam(q.rev, "rev");
 

@@ -9,7 +9,7 @@ import type { CompareResult, CompareTarget, SortOrder, SortTarget } from "../../
 import { fromBase64 } from "../bytes.ts";
 
 /** bytes field: base64 text → fresh Uint8Array. */
-const bytes = z.string().transform((text, ctx) => {
+export const bytes = z.string().transform((text, ctx) => {
   const out = fromBase64(text);
   if (out === undefined) {
     ctx.issues.push({ code: "custom", message: "expected base64-encoded bytes", input: text });
@@ -19,7 +19,7 @@ const bytes = z.string().transform((text, ctx) => {
 });
 
 /** int64 field (non-negative here: revisions, limits, versions, lease ids): number or decimal string. */
-const int64 = z.union([z.number(), z.string()]).transform((v, ctx) => {
+export const int64 = z.union([z.number(), z.string()]).transform((v, ctx) => {
   const n = typeof v === "number" ? v : /^[0-9]+$/.test(v) ? Number(v) : Number.NaN;
   if (!Number.isSafeInteger(n) || n < 0) {
     ctx.issues.push({
@@ -33,7 +33,7 @@ const int64 = z.union([z.number(), z.string()]).transform((v, ctx) => {
 });
 
 /** Protobuf enum: its value name or its number. `names[i]` is the name of number i. */
-function protoEnum<T extends string>(names: readonly T[]) {
+export function protoEnum<T extends string>(names: readonly T[]) {
   return z.union([z.string(), z.number()]).transform((v, ctx): T => {
     const name =
       typeof v === "number" ? names[v] : (names as readonly string[]).includes(v) ? (v as T) : undefined;

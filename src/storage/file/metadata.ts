@@ -31,11 +31,14 @@ export async function readMetadataFile(path: string): Promise<ClusterMetadata | 
   ) {
     throw new StorageCorruptError(`metadata file ${path} lacks string clusterId, memberId and name`);
   }
-  return { clusterId: m.clusterId, memberId: m.memberId, name: m.name };
+  const meta: ClusterMetadata = { clusterId: m.clusterId, memberId: m.memberId, name: m.name };
+  if (m.removed === true) meta.removed = true;
+  return meta;
 }
 
 /** Durably replaces the metadata file (temp file, fsync, rename, fsync of `dir`). */
 export async function writeMetadataFile(path: string, dir: string, meta: ClusterMetadata): Promise<void> {
-  const json = `${JSON.stringify({ clusterId: meta.clusterId, memberId: meta.memberId, name: meta.name }, null, 2)}\n`;
+  const { clusterId, memberId, name, removed } = meta;
+  const json = `${JSON.stringify({ clusterId, memberId, name, ...(removed ? { removed } : {}) }, null, 2)}\n`;
   await writeFileAtomic(path, dir, [Buffer.from(json, "utf8")]);
 }

@@ -65,7 +65,7 @@ describe("cluster routes", () => {
     expect(typeof s.db_size).toBe("number");
   });
 
-  it("GET /v1/cluster/members lists the member", async () => {
+  it("GET /v1/cluster/members lists the member, marked started", async () => {
     expect(await json(await api.app.request("/v1/cluster/members"))).toEqual({
       cluster_id: "cdf818194e3a8c32",
       members: [
@@ -75,6 +75,7 @@ describe("cluster routes", () => {
           peer_urls: ["https://127.0.0.1:2380"],
           client_urls: ["http://127.0.0.1:2379"],
           is_learner: false,
+          started: true,
         },
       ],
     });

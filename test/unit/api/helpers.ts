@@ -24,7 +24,12 @@ export function useApi(): ApiFixture {
     const node = await startSingleNode();
     stop = node.stop;
     fixture.kv = node.kv;
-    fixture.app = createApp({ kv: node.kv, maxRequestBytes: TEST_MAX_REQUEST_BYTES, version: "9.9.9-test" });
+    fixture.app = createApp({
+      kv: node.kv,
+      cluster: node.node,
+      maxRequestBytes: TEST_MAX_REQUEST_BYTES,
+      version: "9.9.9-test",
+    });
   });
   afterAll(async () => {
     await stop?.();

@@ -46,7 +46,7 @@ describe("peer listener security", () => {
   it("answers a member holding a certificate of the cluster CA", async () => {
     const out = await rawRequest(url, member(tls[0]!), { method: "GET", path: "/cairn/cluster" });
     expect(out.status).toBe(200);
-    expect(JSON.parse(out.body)).toStrictEqual({ clusterId: "cluster-1", memberId: ID_B });
+    expect(JSON.parse(out.body)).toStrictEqual({ clusterId: "cluster-1", memberId: ID_B, members: [] });
   });
 
   it("refuses a client without a certificate", async () => {
