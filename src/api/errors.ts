@@ -43,6 +43,9 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   learner_not_ready: 409,
   unhealthy_cluster: 409,
   member_removed: 410,
+  lease_not_found: 404,
+  lease_exists: 409,
+  lease_ttl_too_large: 400,
   internal: 500,
 };
 
@@ -88,6 +91,9 @@ const GRPC_OF: Readonly<Record<ErrorCode, { code: number; etcdMessage?: string }
     code: GRPC.FAILED_PRECONDITION,
     etcdMessage: "etcdserver: the member has been permanently removed from the cluster",
   },
+  lease_not_found: { code: GRPC.NOT_FOUND, etcdMessage: "etcdserver: requested lease not found" },
+  lease_exists: { code: GRPC.FAILED_PRECONDITION, etcdMessage: "etcdserver: lease already exists" },
+  lease_ttl_too_large: { code: GRPC.OUT_OF_RANGE, etcdMessage: "etcdserver: too large lease TTL" },
   internal: { code: GRPC.INTERNAL },
 };
 

@@ -325,3 +325,54 @@ export function formatDurationGo(ms: number): string {
   if (minutes > 0) return `${minutes}m${seconds}s`;
   return `${seconds}s`;
 }
+
+/** A lease id as etcdctl prints it: 16 hex digits (%016x). */
+export function leaseHex(id: number): string {
+  return id.toString(16).padStart(16, "0");
+}
+
+/** `lease grant` simple output (etcdctl): "lease <id> granted with TTL(<ttl>s)". */
+export function formatLeaseGrant(id: number, ttl: number): string {
+  return `lease ${leaseHex(id)} granted with TTL(${ttl}s)\n`;
+}
+
+/** `lease revoke` simple output (etcdctl): "lease <id> revoked". */
+export function formatLeaseRevoke(id: number): string {
+  return `lease ${leaseHex(id)} revoked\n`;
+}
+
+/** One `lease keep-alive` answer (etcdctl): "lease <id> keepalived with TTL(<ttl>)". */
+export function formatKeepAlive(id: number, ttl: number): string {
+  return `lease ${leaseHex(id)} keepalived with TTL(${ttl})\n`;
+}
+
+/** `lease keep-alive` once the lease is gone (etcdctl): "lease <id> expired or revoked.". */
+export function formatKeepAliveEnded(id: number): string {
+  return `lease ${leaseHex(id)} expired or revoked.\n`;
+}
+
+/**
+ * `lease timetolive [--keys]` simple output (etcdctl printer_simple TimeToLive):
+ * "lease <id> granted with TTL(<g>s), remaining(<r>s)[, attached keys([k1 k2])]", or
+ * "lease <id> already expired" when it does not exist.
+ * @param keys the attached keys as text, when asked for
+ */
+export function formatTimeToLive(
+  id: number,
+  r: { ttl: number; granted_ttl: number } | undefined,
+  keys?: readonly string[],
+): string {
+  if (r === undefined) return `lease ${leaseHex(id)} already expired\n`;
+  const base = `lease ${leaseHex(id)} granted with TTL(${r.granted_ttl}s), remaining(${r.ttl}s)`;
+  return keys === undefined ? `${base}\n` : `${base}, attached keys([${keys.join(" ")}])\n`;
+}
+
+/** `lease list` simple output (etcdctl): "found N leases", then one id per line. */
+export function formatLeaseList(ids: readonly number[]): string {
+  return `found ${ids.length} leases\n${ids.map((id) => `${leaseHex(id)}\n`).join("")}`;
+}
+
+/** `compaction` output (etcdctl): "compacted revision N". */
+export function formatCompaction(revision: number): string {
+  return `compacted revision ${revision}\n`;
+}

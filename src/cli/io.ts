@@ -13,6 +13,11 @@ export interface CliIo {
   readStdin(): Promise<Uint8Array>;
   /** Environment variables (CAIRN_ENDPOINTS, CAIRN_COMMAND_TIMEOUT). */
   env: Record<string, string | undefined>;
+  /**
+   * Ends long-running commands (`lease keep-alive` without --once) when it aborts; absent for the
+   * real process, which Ctrl-C ends.
+   */
+  signal?: AbortSignal;
 }
 
 /** Reads a readable stream to its end. */
@@ -46,6 +51,7 @@ export interface MemoryIo extends CliIo {
 export function memoryIo(
   stdin: string | Uint8Array = "",
   env: Record<string, string | undefined> = {},
+  signal?: AbortSignal,
 ): MemoryIo {
   const out: Buffer[] = [];
   let err = "";
@@ -58,6 +64,7 @@ export function memoryIo(
     },
     readStdin: async () => (typeof stdin === "string" ? Buffer.from(stdin) : stdin),
     env,
+    ...(signal ? { signal } : {}),
     out: () => Buffer.concat(out).toString("utf8"),
     outBytes: () => Buffer.concat(out),
     err: () => err,

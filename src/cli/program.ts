@@ -19,6 +19,14 @@ import {
 } from "./commands/context.ts";
 import { runDel, runGet, runPut } from "./commands/kv.ts";
 import {
+  runCompaction,
+  runLeaseGrant,
+  runLeaseKeepAlive,
+  runLeaseList,
+  runLeaseRevoke,
+  runLeaseTimeToLive,
+} from "./commands/lease.ts";
+import {
   runMemberAdd,
   runMemberPromote,
   runMemberRemove,
@@ -143,6 +151,46 @@ export function buildProgram(io: CliIo): Command {
     .description("run a transaction: the JSON request of POST /v1/txn, from FILE or stdin")
     .argument("[file]", "file with the JSON request ('-' or absent: stdin)")
     .action(async (file: string | undefined, _opts, cmd: Command) => runTxn(ctx(cmd), file));
+
+  const lease = program
+    .command("lease")
+    .description("lease grant, revoke, keep-alive, time-to-live and list");
+  lease
+    .command("grant")
+    .description("create a lease with a TTL in seconds (raised to the cluster's minimum) and print its id")
+    .argument("<ttl>", "TTL in seconds")
+    .action(async (ttl: string, _opts, cmd: Command) => runLeaseGrant(ctx(cmd), ttl));
+  lease
+    .command("revoke")
+    .description("revoke a lease and delete every key attached to it")
+    .argument("<id>", "lease id in hex, as lease grant prints it")
+    .action(async (id: string, _opts, cmd: Command) => runLeaseRevoke(ctx(cmd), id));
+  lease
+    .command("keep-alive")
+    .description("keep a lease alive (streaming; ends when the lease expires or is revoked)")
+    .argument("<id>", "lease id in hex, as lease grant prints it")
+    .option("--once", "renew once and exit")
+    .action(async (id: string, opts, cmd: Command) => runLeaseKeepAlive(ctx(cmd), id, opts));
+  lease
+    .command("timetolive")
+    .description("print the remaining and granted TTL of a lease")
+    .argument("<id>", "lease id in hex, as lease grant prints it")
+    .option("--keys", "also print the keys attached to the lease")
+    .action(async (id: string, opts, cmd: Command) => runLeaseTimeToLive(ctx(cmd), id, opts));
+  lease
+    .command("list")
+    .description("list every lease")
+    .action(async (_opts, cmd: Command) => runLeaseList(ctx(cmd)));
+
+  program
+    .command("compaction")
+    .description("compact the history up to a revision (older revisions can no longer be read or watched)")
+    .argument("<revision>", "revision to compact to")
+    .option(
+      "--physical",
+      "accepted for etcdctl compatibility (Cairn's compaction is always complete at once)",
+    )
+    .action(async (rev: string, opts, cmd: Command) => runCompaction(ctx(cmd), rev, opts));
 
   const member = program.command("member").description("cluster membership");
   member

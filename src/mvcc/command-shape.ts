@@ -9,6 +9,8 @@ import type {
   CompactionRequest,
   Compare,
   DeleteRangeRequest,
+  LeaseGrantRequest,
+  LeaseRevokeRequest,
   PutRequest,
   RangeRequest,
   RequestOp,
@@ -158,6 +160,16 @@ function parseCompaction(v: unknown): CompactionRequest {
   return out as unknown as CompactionRequest;
 }
 
+function parseLeaseGrant(v: unknown): LeaseGrantRequest {
+  const f = fields(v, "lease grant request");
+  return { id: int(f.id, "id"), ttl: int(f.ttl, "ttl") };
+}
+
+function parseLeaseRevoke(v: unknown): LeaseRevokeRequest {
+  const f = fields(v, "lease revoke request");
+  return { id: int(f.id, "id") };
+}
+
 /**
  * Parses a whole {@link Command} (`{op, req}`).
  * @throws CairnError("invalid_argument") naming the first bad field
@@ -173,6 +185,10 @@ export function parseCommand(v: unknown): Command {
       return { op: "txn", req: parseTxn(f.req) };
     case "compact":
       return { op: "compact", req: parseCompaction(f.req) };
+    case "leaseGrant":
+      return { op: "leaseGrant", req: parseLeaseGrant(f.req) };
+    case "leaseRevoke":
+      return { op: "leaseRevoke", req: parseLeaseRevoke(f.req) };
     default:
       throw invalidArgument("unknown command op");
   }

@@ -31,3 +31,18 @@ export function emptyKeyError(): CairnError {
 export function duplicateKeyError(): CairnError {
   return new CairnError("invalid_argument", "etcdserver: duplicate key given in txn request");
 }
+
+/** Lease id unknown: never granted, revoked, or expired (etcd lease.ErrLeaseNotFound, gRPC NotFound). */
+export function leaseNotFoundError(): CairnError {
+  return new CairnError("lease_not_found", "etcdserver: requested lease not found");
+}
+
+/** Grant with the id of a lease that exists (etcd lease.ErrLeaseExists, gRPC FailedPrecondition). */
+export function leaseExistsError(): CairnError {
+  return new CairnError("lease_exists", "etcdserver: lease already exists");
+}
+
+/** Grant with a TTL above MAX_LEASE_TTL_SECONDS (etcd lease.ErrLeaseTTLTooLarge, gRPC OutOfRange). */
+export function leaseTtlTooLargeError(): CairnError {
+  return new CairnError("lease_ttl_too_large", "etcdserver: too large lease TTL");
+}

@@ -12,6 +12,7 @@ export class KeyIndex {
   private readonly tree = new BTree<string, KeyHistory>(undefined, compareStrings);
   private bytes = 0;
   private live = 0;
+  private entries = 0;
 
   /** Approximate bytes held by keys and history. */
   get sizeBytes(): number {
@@ -21,6 +22,11 @@ export class KeyIndex {
   /** Keys whose newest entry is a put (keys that exist at the newest revision). */
   get liveKeyCount(): number {
     return this.live;
+  }
+
+  /** History entries retained (puts and tombstones of every key); compaction lowers it. */
+  get entryCount(): number {
+    return this.entries;
   }
 
   /** Keys with any retained history (live or only tombstoned). */
@@ -70,6 +76,7 @@ export class KeyIndex {
     }
     const wasLive = h.latest !== undefined && !h.latest.tombstone;
     h.append(e);
+    this.entries++;
     this.bytes += entryBytes(e);
     if (wasLive && e.tombstone) this.live--;
     if (!wasLive && !e.tombstone) this.live++;
@@ -84,6 +91,7 @@ export class KeyIndex {
     assert(this.tree.set(k, h, false), "key index: duplicate restored key");
     this.bytes += KEY_OVERHEAD_BYTES + 2 * h.key.length;
     for (const e of h.entries) this.bytes += entryBytes(e);
+    this.entries += h.entries.length;
     if (!h.latest!.tombstone) this.live++;
   }
 
@@ -94,7 +102,9 @@ export class KeyIndex {
   compact(revision: number): void {
     const emptied: string[] = [];
     for (const [k, h] of this.tree.entries()) {
+      const before = h.entries.length;
       this.bytes -= h.compact(revision);
+      this.entries -= before - h.entries.length;
       if (h.entries.length === 0) emptied.push(k);
     }
     for (const k of emptied) {
@@ -102,6 +112,6 @@ export class KeyIndex {
       this.tree.delete(k);
       this.bytes -= KEY_OVERHEAD_BYTES + 2 * h.key.length;
     }
-    assert(this.bytes >= 0, "key index: negative size");
+    assert(this.bytes >= 0 && this.entries >= 0, "key index: negative size");
   }
 }

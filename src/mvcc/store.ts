@@ -11,13 +11,24 @@
  *   throws CairnError and changes nothing: every check runs before the first write.
  * - Watches: applyWithEvents() also returns the events of the write (one revision, key order), and
  *   watchHistory() replays retained history; the watch hub (watch-hub.ts) consumes both.
+ * - Leases (etcd lessor, replicated half: leases.ts): grant and revoke are commands; a revoke deletes
+ *   the lease's keys in one revision like any delete (DELETE events included). Expiry is decided by
+ *   the leader from its clock and arrives here as a plain revoke, so apply never reads a clock.
  */
 import { assert, unreachable } from "../util/assert.ts";
 import { invalidArgument } from "../util/errors.ts";
-import { compactedError, futureRevisionError } from "./errors.ts";
+import { MAX_LEASE_TTL_SECONDS } from "../util/limits.ts";
+import {
+  compactedError,
+  futureRevisionError,
+  leaseExistsError,
+  leaseNotFoundError,
+  leaseTtlTooLargeError,
+} from "./errors.ts";
 import { sortEventsByKey } from "./events.ts";
 import { KeyIndex } from "./key-index.ts";
 import type { KeyInterval } from "./keys.ts";
+import { LEASE_OVERHEAD_BYTES, LeaseTable } from "./leases.ts";
 import { rangeAt, resolveReadRevision } from "./range.ts";
 import { decodeSnapshot, encodeSnapshot } from "./snapshot.ts";
 import { checkPutTarget, checkTxnOps, txnPath } from "./txn-path.ts";
@@ -28,6 +39,11 @@ import type {
   CompactionResponse,
   DeleteRangeRequest,
   DeleteRangeResponse,
+  LeaseGrantRequest,
+  LeaseGrantResponse,
+  LeaseInfo,
+  LeaseRevokeRequest,
+  LeaseRevokeResponse,
   PutRequest,
   PutResponse,
   RangeRequest,
@@ -54,6 +70,7 @@ const NO_EVENTS: WatchEvent[] = [];
 
 export class KvStore {
   private index = new KeyIndex();
+  private leaseTable = new LeaseTable();
   private currentRevision = 1;
   private compactedRevision = 0;
   /** The events of the write that ended last during the current applyWithEvents call. */
@@ -61,10 +78,12 @@ export class KvStore {
 
   /**
    * Applies one replicated command (a committed log entry's decoded data).
-   * @returns the response matching `cmd.op`: PutResponse, DeleteRangeResponse, TxnResponse or CompactionResponse
+   * @returns the response matching `cmd.op`: PutResponse, DeleteRangeResponse, TxnResponse,
+   *   CompactionResponse, LeaseGrantResponse or LeaseRevokeResponse
    * @throws CairnError "invalid_argument" (bad request, empty key, duplicate key in txn), "key_not_found"
    *   (ignoreValue/ignoreLease on a missing key), "compacted" / "future_revision" (compaction, or a range
-   *   inside a txn, at such a revision). The store is unchanged when it throws.
+   *   inside a txn, at such a revision), "lease_not_found" (put to, or revoke of, a missing lease),
+   *   "lease_exists" / "lease_ttl_too_large" (grant). The store is unchanged when it throws.
    */
   apply(cmd: Command): CommandResult {
     return this.applyWithEvents(cmd).result;
@@ -106,6 +125,10 @@ export class KvStore {
         return this.txn(cmd.req);
       case "compact":
         return this.compact(cmd.req);
+      case "leaseGrant":
+        return this.leaseGrant(cmd.req);
+      case "leaseRevoke":
+        return this.leaseRevoke(cmd.req);
       default:
         return unreachable(cmd, "unknown command");
     }
@@ -137,17 +160,54 @@ export class KvStore {
     return this.index.sizeBytes;
   }
 
+  /** History entries held (every retained put and tombstone); compaction lowers it. */
+  get historyEntries(): number {
+    return this.index.entryCount;
+  }
+
+  /** Approximate bytes held by the lease table (not counting keys, which sizeBytes counts). */
+  get leaseBytes(): number {
+    return this.leaseTable.size * LEASE_OVERHEAD_BYTES;
+  }
+
+  /** Number of leases. */
+  get leaseCount(): number {
+    return this.leaseTable.size;
+  }
+
+  /** True when lease `id` exists. */
+  hasLease(id: number): boolean {
+    return this.leaseTable.has(id);
+  }
+
+  /**
+   * Lease `id` with its granted TTL and, with `withKeys`, its attached keys (sorted by bytes,
+   * fresh arrays); undefined when it does not exist.
+   */
+  lease(id: number, withKeys = false): LeaseInfo | undefined {
+    const l = this.leaseTable.get(id);
+    if (l === undefined) return undefined;
+    const keys = withKeys ? [...l.keys].sort().map((k) => new Uint8Array(Buffer.from(k, "latin1"))) : [];
+    return { id: l.id, ttl: l.ttl, keys };
+  }
+
+  /** Every lease (id and granted TTL in seconds), ascending by id. */
+  leases(): { id: number; ttl: number }[] {
+    return this.leaseTable.sorted().map((l) => ({ id: l.id, ttl: l.ttl }));
+  }
+
   /** Keys that exist at the current revision. */
   get keyCount(): number {
     return this.index.liveKeyCount;
   }
 
-  /** Serializes the whole state (keys, retained history, revision, compact revision); see snapshot.ts. */
+  /** Serializes the whole state (keys, retained history, revision, compact revision, leases); see snapshot.ts. */
   snapshot(): Uint8Array {
     return encodeSnapshot({
       index: this.index,
       revision: this.currentRevision,
       compactRevision: this.compactedRevision,
+      leases: this.leaseTable,
     });
   }
 
@@ -160,10 +220,11 @@ export class KvStore {
     this.index = state.index;
     this.currentRevision = state.revision;
     this.compactedRevision = state.compactRevision;
+    this.leaseTable = state.leases;
   }
 
   private begin(): WriteContext {
-    return new WriteContext(this.index, this.currentRevision);
+    return new WriteContext(this.index, this.currentRevision, this.leaseTable);
   }
 
   private end(w: WriteContext): void {
@@ -176,7 +237,7 @@ export class KvStore {
   /** etcd Put: always writes, so always a new revision. */
   private put(req: PutRequest): PutResponse {
     validatePut(req);
-    checkPutTarget(this.index, req, this.currentRevision);
+    checkPutTarget(this.index, req, this.currentRevision, this.leaseTable);
     const w = this.begin();
     const resp = w.put(req);
     this.end(w);
@@ -199,7 +260,7 @@ export class KvStore {
   private txn(req: TxnRequest): TxnResponse {
     validateTxn(req);
     const path = txnPath(this.index, req, this.currentRevision);
-    checkTxnOps(this.index, req, path, this.currentRevision, this.compactedRevision);
+    checkTxnOps(this.index, req, path, this.currentRevision, this.compactedRevision, this.leaseTable);
     const w = this.begin();
     const cursor = { next: 0 };
     const resp = w.txn(req, path, cursor);
@@ -223,6 +284,45 @@ export class KvStore {
     if (req.revision > this.currentRevision) throw futureRevisionError(req.revision, this.currentRevision);
     this.index.compact(req.revision);
     this.compactedRevision = req.revision;
+    return { header: { revision: this.currentRevision } };
+  }
+
+  /**
+   * etcd LeaseGrant as applied (lessor.Grant): adds the lease with no keys. The revision does not move.
+   * @throws CairnError "invalid_argument" (id not in 1 ..= 2^53-1, ttl not a positive integer),
+   *   "lease_ttl_too_large" (ttl > MAX_LEASE_TTL_SECONDS), "lease_exists"
+   */
+  private leaseGrant(req: LeaseGrantRequest): LeaseGrantResponse {
+    if (typeof req !== "object" || req === null || !Number.isSafeInteger(req.id) || req.id < 1) {
+      throw invalidArgument("lease id must be an integer from 1 to 2^53-1");
+    }
+    if (!Number.isSafeInteger(req.ttl) || req.ttl < 1)
+      throw invalidArgument("lease TTL must be a positive integer");
+    if (req.ttl > MAX_LEASE_TTL_SECONDS) throw leaseTtlTooLargeError();
+    if (this.leaseTable.has(req.id)) throw leaseExistsError();
+    this.leaseTable.grant(req.id, req.ttl);
+    return { header: { revision: this.currentRevision }, id: req.id, ttl: req.ttl };
+  }
+
+  /**
+   * etcd LeaseRevoke as applied (lessor.Revoke): deletes every key attached to the lease in one
+   * write, in key order (one revision, one DELETE event per key; no new revision when it had no
+   * keys), then removes the lease.
+   * @throws CairnError "invalid_argument" (bad id), "lease_not_found"
+   */
+  private leaseRevoke(req: LeaseRevokeRequest): LeaseRevokeResponse {
+    if (typeof req !== "object" || req === null || !Number.isSafeInteger(req.id)) {
+      throw invalidArgument("lease id must be an integer");
+    }
+    const lease = this.leaseTable.get(req.id);
+    if (lease === undefined) throw leaseNotFoundError();
+    const w = this.begin();
+    for (const k of [...lease.keys].sort()) {
+      const resp = w.deleteRange({ key: new Uint8Array(Buffer.from(k, "latin1")) });
+      assert(resp.deleted === 1, "lease revoke: an attached key did not exist");
+    }
+    this.leaseTable.remove(req.id);
+    this.end(w);
     return { header: { revision: this.currentRevision } };
   }
 }

@@ -57,7 +57,11 @@ export interface RangeResponse {
 export interface PutRequest {
   key: Uint8Array;
   value: Uint8Array;
-  /** Lease id to attach, 0 for none. */
+  /**
+   * Lease id to attach, 0 for none. The lease must exist (CairnError "lease_not_found" otherwise,
+   * etcd ErrLeaseNotFound); the key leaves its previous lease, and is deleted when this one is
+   * revoked or expires.
+   */
   lease?: number;
   prevKv?: boolean;
   /** Keep the current value (etcd ignore_value); fails with key_not_found if absent. */
@@ -139,15 +143,64 @@ export interface CompactionResponse {
   header: ResponseHeader;
 }
 
+/**
+ * Grant of a lease as the state machine applies it (etcd LeaseGrantRequest after etcdserver's
+ * LeaseGrant picked an id). The proposing member has already chosen the id (when the client gave
+ * 0) and raised the TTL to the minimum (etcd lessor minLeaseTTL), so applying it is deterministic.
+ */
+export interface LeaseGrantRequest {
+  /** Lease id, 1 ..= 2^53-1 (Cairn keeps ids exact as JSON numbers; etcd allows any int64). */
+  id: number;
+  /** Granted TTL in seconds, 1 ..= MAX_LEASE_TTL_SECONDS (already at least the minimum TTL). */
+  ttl: number;
+}
+
+/** etcd LeaseGrantResponse: the id and the TTL granted (seconds). A grant does not move the revision. */
+export interface LeaseGrantResponse {
+  header: ResponseHeader;
+  id: number;
+  ttl: number;
+}
+
+/**
+ * Revoke of a lease (etcd LeaseRevokeRequest): by a client, or by the leader when the lease expired.
+ * Deletes every key attached to the lease in one revision (one DELETE event per key).
+ */
+export interface LeaseRevokeRequest {
+  id: number;
+}
+
+/** etcd LeaseRevokeResponse: header.revision is the revision after the keys were deleted. */
+export interface LeaseRevokeResponse {
+  header: ResponseHeader;
+}
+
+/** A lease in the replicated state (etcd lease.Lease without its expiry, which only the leader keeps). */
+export interface LeaseInfo {
+  id: number;
+  /** Granted TTL in seconds. */
+  ttl: number;
+  /** Keys attached to the lease (keys that exist and were last put with it), sorted by bytes. */
+  keys: Uint8Array[];
+}
+
 /** A replicated command: what a log entry's data decodes to (see mvcc/command.ts). */
 export type Command =
   | { op: "put"; req: PutRequest }
   | { op: "deleteRange"; req: DeleteRangeRequest }
   | { op: "txn"; req: TxnRequest }
-  | { op: "compact"; req: CompactionRequest };
+  | { op: "compact"; req: CompactionRequest }
+  | { op: "leaseGrant"; req: LeaseGrantRequest }
+  | { op: "leaseRevoke"; req: LeaseRevokeRequest };
 
 /** Result of applying a command (the response matching its op), or the typed error it raised. */
-export type CommandResult = PutResponse | DeleteRangeResponse | TxnResponse | CompactionResponse;
+export type CommandResult =
+  | PutResponse
+  | DeleteRangeResponse
+  | TxnResponse
+  | CompactionResponse
+  | LeaseGrantResponse
+  | LeaseRevokeResponse;
 
 /** Kind of a watch event (etcd mvccpb.Event.EventType). */
 export type EventType = "PUT" | "DELETE";

@@ -4,12 +4,15 @@
  * Reads inside it see its own earlier writes. Callers validate and check first
  * (validate.ts, txn-path.ts): once started, a write cannot fail except on a broken invariant.
  * Every put and deleted key is also recorded as a watch event (`events`, in write order).
+ * Lease attachments follow the writes (etcd mvcc: a put attaches the key to its lease and detaches
+ * it from the previous one; a delete detaches it).
  */
 import { assert } from "../util/assert.ts";
 import { eventOf } from "./events.ts";
 import { type HistoryEntry, toKeyValue } from "./key-history.ts";
 import type { KeyIndex } from "./key-index.ts";
 import { keyInterval, keyString } from "./keys.ts";
+import type { LeaseTable } from "./leases.ts";
 import { rangeAt } from "./range.ts";
 import { branchOf } from "./txn-path.ts";
 import type {
@@ -36,10 +39,12 @@ export class WriteContext {
   /**
    * @param index the key index, written in place
    * @param beginRevision the store revision before this write
+   * @param leases the lease table, whose key attachments follow the writes
    */
   constructor(
     private readonly index: KeyIndex,
     readonly beginRevision: number,
+    private readonly leases: LeaseTable,
   ) {}
 
   /** The revision of everything this write writes. */
@@ -55,7 +60,7 @@ export class WriteContext {
   /**
    * Puts one key (etcd put): version +1 (1 on create), createRevision kept (the write revision on
    * create). ignoreValue keeps the value and its contentType, ignoreLease the lease; both need the
-   * key to exist (checked before, see checkPutTarget). The value is copied.
+   * key to exist, and a lease must exist (checked before, see checkPutTarget). The value is copied.
    */
   put(req: PutRequest): PutResponse {
     const k = keyString(req.key);
@@ -75,6 +80,11 @@ export class WriteContext {
     };
     const key = history?.key ?? req.key.slice();
     this.index.append(k, key, entry);
+    const prevLease = prev?.lease ?? 0;
+    if (prevLease !== entry.lease) {
+      if (prevLease !== 0) this.leases.detach(prevLease, k);
+      if (entry.lease !== 0) this.leases.attach(entry.lease, k);
+    }
     this.events.push(eventOf(key, entry, latest));
     this.changed = true;
     const resp: PutResponse = { header: { revision: rev } };
@@ -102,7 +112,9 @@ export class WriteContext {
         contentType: undefined,
         tombstone: true,
       };
-      this.index.append(keyString(h.key), h.key, tombstone);
+      const k = keyString(h.key);
+      this.index.append(k, h.key, tombstone);
+      if (latest.lease !== 0) this.leases.detach(latest.lease, k);
       this.events.push(eventOf(h.key, tombstone, latest));
     }
     if (doomed.length > 0) this.changed = true;

@@ -17,6 +17,7 @@ import {
   DEFAULT_SNAPSHOT_COUNT,
   SNAPSHOT_CATCH_UP_ENTRIES,
 } from "../util/limits.ts";
+import type { AutoCompaction } from "./compactor.ts";
 import { clusterIdFor, memberIdFor } from "./ids.ts";
 
 /** Largest --election-timeout in ms (etcd: maxElectionMs = 50000, server/embed/config.go). */
@@ -142,6 +143,18 @@ export const SERVE_FLAGS: readonly ServeFlag[] = [
     String(DEFAULT_MAX_REQUEST_BYTES),
     "Largest client request body in bytes.",
   ),
+  flag(
+    "auto-compaction-mode",
+    "periodic|revision",
+    "periodic",
+    "How --auto-compaction-retention is read: 'periodic' keeps a duration of history, 'revision' keeps a number of revisions.",
+  ),
+  flag(
+    "auto-compaction-retention",
+    "duration|count",
+    "0",
+    "History the leader keeps when compacting automatically; 0 turns it off. periodic: a Go duration ('30m', '1h30m') or a number of hours, compacting every min(retention, 1h); revision: revisions to keep, checked every 5 minutes.",
+  ),
   flag("peer-cert-file", "path", "", "Certificate (PEM) this member presents to peers. Required."),
   flag("peer-key-file", "path", "", "Private key (PEM) of --peer-cert-file. Required."),
   flag("peer-trusted-ca-file", "path", "", "CA bundle (PEM) that peer certificates must chain to. Required."),
@@ -181,6 +194,8 @@ export interface ServeConfig {
   /** Entries kept in the log after a snapshot for slow followers (--snapshot-catchup-entries). */
   snapshotCatchUpEntries: number;
   maxRequestBytes: number;
+  /** Automatic compaction from --auto-compaction-mode / --auto-compaction-retention; null when off (retention 0). */
+  autoCompaction: AutoCompaction | null;
   peerCertFile: string;
   peerKeyFile: string;
   peerTrustedCaFile: string;
@@ -554,6 +569,12 @@ export function parseServeConfig(
   const snapshotCount = intFlag("snapshot-count", DEFAULT_SNAPSHOT_COUNT, "entries");
   const snapshotCatchUpEntries = intFlag("snapshot-catchup-entries", SNAPSHOT_CATCH_UP_ENTRIES, "entries");
   const maxRequestBytes = intFlag("max-request-bytes", DEFAULT_MAX_REQUEST_BYTES, "bytes");
+  const autoCompaction = parseAutoCompaction(
+    label("auto-compaction-mode"),
+    get("auto-compaction-mode")?.value ?? "periodic",
+    label("auto-compaction-retention"),
+    get("auto-compaction-retention")?.value ?? "0",
+  );
 
   const tlsWhy = "peers always use mutual TLS";
   const peerCertFile = requiredFile(label("peer-cert-file"), get("peer-cert-file"), "peer-cert-file", tlsWhy);
@@ -595,6 +616,7 @@ export function parseServeConfig(
     snapshotCount,
     snapshotCatchUpEntries,
     maxRequestBytes,
+    autoCompaction,
     peerCertFile,
     peerKeyFile,
     peerTrustedCaFile,
@@ -627,6 +649,76 @@ export function parseServeConfig(
       );
     }
   }
+}
+
+const GO_DURATION_UNITS_MS: Readonly<Record<string, number>> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  μs: 1e-3,
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+};
+
+/**
+ * Parses a Go duration (time.ParseDuration: "300ms", "1.5h", "1h30m", "0"), as etcd's flags take them.
+ * @returns milliseconds, or undefined when `text` is not a non-negative Go duration
+ */
+export function parseGoDurationMs(text: string): number | undefined {
+  const t = text.trim();
+  if (t === "0") return 0;
+  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
+  let ms = 0;
+  let at = 0;
+  while (at < t.length) {
+    re.lastIndex = at;
+    const m = re.exec(t);
+    if (!m) return undefined;
+    ms += Number(m[1]) * GO_DURATION_UNITS_MS[m[2]!]!;
+    at = re.lastIndex;
+  }
+  return at > 0 && Number.isFinite(ms) ? ms : undefined;
+}
+
+/**
+ * --auto-compaction-mode and --auto-compaction-retention as etcd reads them (embed
+ * parseCompactionRetention): a plain non-negative integer is hours (periodic) or revisions
+ * (revision); otherwise a Go duration, which only periodic mode accepts. 0 turns compaction off.
+ * @throws ConfigError naming the flag
+ */
+export function parseAutoCompaction(
+  modeLabel: string,
+  modeRaw: string,
+  retentionLabel: string,
+  retentionRaw: string,
+): AutoCompaction | null {
+  const mode = modeRaw.trim();
+  if (mode !== "periodic" && mode !== "revision") {
+    throw new ConfigError(`${modeLabel}: expected 'periodic' or 'revision', got '${modeRaw}'`);
+  }
+  const text = retentionRaw.trim();
+  if (/^\d+$/.test(text)) {
+    const n = Number(text);
+    if (!Number.isSafeInteger(n)) throw new ConfigError(`${retentionLabel}: '${retentionRaw}' is too large`);
+    if (n === 0) return null;
+    return mode === "revision" ? { mode, retention: n } : { mode, retentionMs: n * 3_600_000 };
+  }
+  if (mode === "revision") {
+    throw new ConfigError(
+      `${retentionLabel}: with --auto-compaction-mode revision, expected a number of revisions, got '${retentionRaw}'`,
+    );
+  }
+  const ms = parseGoDurationMs(text);
+  if (ms === undefined) {
+    throw new ConfigError(
+      `${retentionLabel}: expected a number of hours or a duration such as '30m' or '1h30m', got '${retentionRaw}'`,
+    );
+  }
+  if (ms === 0) return null;
+  if (ms < 1) throw new ConfigError(`${retentionLabel}: '${retentionRaw}' is shorter than 1ms`);
+  return { mode, retentionMs: Math.round(ms) };
 }
 
 /** Text of `cairn serve --help`, from {@link SERVE_FLAGS}. */

@@ -4,11 +4,15 @@
  * (fsync) → send messages → apply snapshot and committed entries in order → advance.
  * Writes become proposals and resolve when this node applies their entry; linearizable reads
  * go through batched ReadIndex (Raft thesis §6.4); serializable reads read local state.
+ * Leases: the replicated table is in the KvStore; expiry times are the leader's alone (lessor.ts),
+ * checked on every tick, and an expired lease becomes a LeaseRevoke proposal. Automatic
+ * compaction (compactor.ts) is polled on every tick too. Both read the injectable `clock`.
  */
 import { randomInt } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { Packr } from "msgpackr";
 import type { Logger } from "pino";
+import { leaseNotFoundError, leaseTtlTooLargeError } from "../mvcc/errors.ts";
 import { KvStore } from "../mvcc/store.ts";
 import type {
   Command,
@@ -17,6 +21,9 @@ import type {
   CompactionResponse,
   DeleteRangeRequest,
   DeleteRangeResponse,
+  LeaseGrantResponse,
+  LeaseInfo,
+  LeaseRevokeResponse,
   PutRequest,
   PutResponse,
   RangeRequest,
@@ -42,10 +49,20 @@ import {
 import type { RaftStorage } from "../storage/types.ts";
 import type { Transport } from "../transport/types.ts";
 import { assert } from "../util/assert.ts";
-import { CairnError } from "../util/errors.ts";
-import { MAX_PENDING_PROPOSALS, NO_LEADER_WAIT_MS, REQUEST_TIMEOUT_MS } from "../util/limits.ts";
+import { CairnError, invalidArgument } from "../util/errors.ts";
+import {
+  LEASE_EXPIRED_RETRY_MS,
+  LEASE_REVOKES_PER_SECOND,
+  MAX_LEASE_TTL_SECONDS,
+  MAX_LEASES,
+  MAX_PENDING_PROPOSALS,
+  NO_LEADER_WAIT_MS,
+  REQUEST_TIMEOUT_MS,
+} from "../util/limits.ts";
 import { seededRandom } from "../util/random.ts";
+import { type AutoCompaction, type Compactor, createCompactor } from "./compactor.ts";
 import { memberIdFor } from "./ids.ts";
+import { Lessor, minLeaseTtlSeconds } from "./lessor.ts";
 import { checkCanAddVoter, checkCanPromote, checkCanRemove, checkPeerUrlsFree } from "./member-checks.ts";
 import { Membership } from "./membership.ts";
 import { type ConfMember, decodeProposal, encodeProposal, type Proposal, ProposalKind } from "./proposal.ts";
@@ -54,6 +71,9 @@ import type {
   ClusterHeader,
   ClusterService,
   KvService,
+  LeaseKeepAliveResponse,
+  LeaseLeasesResponse,
+  LeaseTimeToLiveResponse,
   MemberAddRequest,
   MemberChangeResult,
   MemberInfo,
@@ -92,6 +112,13 @@ export interface CairnNodeOptions {
   version: string;
   /** Seed of Raft's randomness; default a random one (logged). */
   raftSeed?: number;
+  /**
+   * Monotonic clock in ms for lease expiry and automatic compaction; default performance.now().
+   * Tests inject one to drive time. Never read while applying entries.
+   */
+  clock?: () => number;
+  /** Automatic compaction (--auto-compaction-mode / --auto-compaction-retention); absent = off. */
+  autoCompaction?: AutoCompaction | null;
 }
 
 const packr = new Packr({ useRecords: false });
@@ -101,6 +128,8 @@ const PUBLISH_RETRY_MS = 2_000;
 const BOOTSTRAP_ORIGIN = "0000000000000000";
 /** Polling interval while waiting for a leadership change (ms). */
 const LEADER_POLL_MS = 10;
+/** Longest sleep of a lease request waiting for the lessor between re-checks (ms). */
+const LEASE_WAIT_POLL_MS = 100;
 
 /**
  * A running member. Create with {@link CairnNode.start}; connect peers with `setTransport`.
@@ -130,6 +159,14 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
   private scheduled = false;
   private stopped = false;
   private loopDone: Promise<void> = Promise.resolve();
+  private readonly clock: () => number;
+  /** Lease expiry times while this member leads (etcd's primary lessor). */
+  private readonly lessor = new Lessor(LEASE_EXPIRED_RETRY_MS);
+  /** etcd minLeaseTTL for this member's timing flags, in seconds. */
+  readonly minLeaseTtlSeconds: number;
+  /** Lease requests waiting for the lessor (promotion, a revoke, the applied index). */
+  private leaseWaiters: (() => void)[] = [];
+  private compactor: Compactor | null = null;
 
   private constructor(
     private readonly opts: CairnNodeOptions,
@@ -140,6 +177,8 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
     this.membership = init.membership;
     this.appliedIndex = init.applied;
     this.snapshotIndex = init.applied;
+    this.clock = opts.clock ?? (() => performance.now());
+    this.minLeaseTtlSeconds = minLeaseTtlSeconds(opts.heartbeatIntervalMs, opts.electionTimeoutMs);
     this.reads = new ReadIndexBatcher(
       {
         requestReadIndex: (ctx) => {
@@ -276,6 +315,7 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
     this.proposals.rejectAll(err);
     this.reads.failAll(err);
     for (const w of this.leaderWaiters.splice(0)) w();
+    this.wakeLeaseWaiters();
     await this.loopDone;
     await this.opts.storage.close();
   }
@@ -307,8 +347,139 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
     return (await this.proposeCommand({ op: "txn", req })) as TxnResponse;
   }
 
+  localRevision(): number {
+    return this.kv.revision;
+  }
+
   async compact(req: CompactionRequest): Promise<CompactionResponse> {
     return (await this.proposeCommand({ op: "compact", req })) as CompactionResponse;
+  }
+
+  // ---- LeaseService -------------------------------------------------------------------------
+
+  async leaseGrant(req: { ttl: number; id?: number }): Promise<LeaseGrantResponse> {
+    this.assertRunning();
+    if (!Number.isSafeInteger(req.ttl)) throw invalidArgument("lease TTL must be an integer (seconds)");
+    if (req.ttl > MAX_LEASE_TTL_SECONDS) throw leaseTtlTooLargeError();
+    const id = req.id ?? 0;
+    if (!Number.isSafeInteger(id) || id < 0) {
+      throw invalidArgument("lease ID must be an integer from 0 (pick one) to 2^53-1");
+    }
+    if (this.kv.leaseCount >= MAX_LEASES) {
+      throw new CairnError("too_many_requests", `etcdserver: too many leases (at most ${MAX_LEASES})`);
+    }
+    // etcd lessor.Grant: a TTL under the minimum is raised to it. Done here, before proposing, so
+    // the entry carries the final TTL and every member applies the same.
+    const ttl = Math.max(req.ttl, this.minLeaseTtlSeconds);
+    const grant = (leaseId: number) =>
+      this.proposeCommand({ op: "leaseGrant", req: { id: leaseId, ttl } }) as Promise<LeaseGrantResponse>;
+    if (id !== 0) return grant(id);
+    // etcd picks an id from its request id generator; Cairn picks a random one below 2^53, and
+    // picks again in the unlikely case that it is taken.
+    for (let attempt = 1; ; attempt++) {
+      let pick = randomLeaseId();
+      while (this.kv.hasLease(pick)) pick = randomLeaseId();
+      try {
+        return await grant(pick);
+      } catch (err) {
+        if (!(err instanceof CairnError && err.code === "lease_exists") || attempt >= 3) throw err;
+      }
+    }
+  }
+
+  async leaseRevoke(id: number): Promise<LeaseRevokeResponse> {
+    this.assertRunning();
+    if (!Number.isSafeInteger(id) || id <= 0) throw leaseNotFoundError();
+    return (await this.proposeCommand({ op: "leaseRevoke", req: { id } })) as LeaseRevokeResponse;
+  }
+
+  async leaseKeepAlive(id: number): Promise<LeaseKeepAliveResponse> {
+    const lease = await this.leaderLease(id, { waitIfExpired: true, keys: false });
+    const ttl = this.lessor.renew(id, lease.ttl, this.clock());
+    return { header: { revision: this.kv.revision }, id, ttl };
+  }
+
+  async leaseTimeToLive(id: number, keys: boolean): Promise<LeaseTimeToLiveResponse> {
+    const lease = await this.leaderLease(id, { waitIfExpired: false, keys });
+    const remainingMs = this.lessor.remainingMs(id, this.clock()) ?? lease.ttl * 1000;
+    // etcd: int64(Remaining().Seconds()), truncated; Cairn shows 0, not a negative number, for an
+    // expired lease whose revoke is on its way.
+    const resp: LeaseTimeToLiveResponse = {
+      header: { revision: this.kv.revision },
+      id,
+      ttl: Math.max(0, Math.trunc(remainingMs / 1000)),
+      grantedTtl: lease.ttl,
+    };
+    if (keys) resp.keys = lease.keys;
+    return resp;
+  }
+
+  async leaseLeases(): Promise<LeaseLeasesResponse> {
+    this.assertRunning();
+    return { header: { revision: this.kv.revision }, leases: this.kv.leases() };
+  }
+
+  /**
+   * Lease `id` once this member can answer for its expiry (etcd LeaseRenew / LeaseTimeToLive on
+   * the leader): it leads, its lessor is promoted (the first entry of its term is applied), and
+   * it has applied what was committed when the request arrived (etcd waitAppliedIndex), so a lease
+   * granted or revoked just before is seen. With `waitIfExpired`, an expired lease waits for its
+   * revoke and then answers lease_not_found, as etcd's Renew does.
+   * @throws CairnError "leader_changed" (not, or no longer, the leader), "lease_not_found",
+   *   "timeout", "stopped"
+   */
+  private async leaderLease(id: number, opts: { waitIfExpired: boolean; keys: boolean }): Promise<LeaseInfo> {
+    this.assertRunning();
+    const notLeader = () =>
+      new CairnError(
+        "leader_changed",
+        "etcdserver: not leader; lease keep-alive and time-to-live are served by the leader",
+      );
+    if (this.softState.role !== "leader") throw notLeader();
+    if (!Number.isSafeInteger(id) || id <= 0) throw leaseNotFoundError();
+    const committed = this.raft.status().commit;
+    return this.waitForLease(() => {
+      if (this.softState.role !== "leader") throw notLeader();
+      if (!this.lessor.isPrimary || this.appliedIndex < committed) return undefined;
+      const lease = this.kv.lease(id, opts.keys);
+      if (lease === undefined) throw leaseNotFoundError();
+      if (opts.waitIfExpired && this.lessor.isExpired(id, this.clock())) return undefined;
+      return lease;
+    });
+  }
+
+  /**
+   * Re-runs `check` whenever lease state may have changed (applied entries, promotion, demotion)
+   * until it returns a value or throws; CairnError "timeout" after REQUEST_TIMEOUT_MS.
+   */
+  private async waitForLease<T>(check: () => T | undefined): Promise<T> {
+    const deadline = Date.now() + REQUEST_TIMEOUT_MS;
+    for (;;) {
+      this.assertRunning();
+      const value = check();
+      if (value !== undefined) return value;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new CairnError("timeout", "etcdserver: request timed out");
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(
+          () => {
+            this.leaseWaiters = this.leaseWaiters.filter((w) => w !== wake);
+            resolve();
+          },
+          Math.min(left, LEASE_WAIT_POLL_MS),
+        );
+        this.leaseWaiters.push(wake);
+      });
+    }
+  }
+
+  private wakeLeaseWaiters(): void {
+    if (this.leaseWaiters.length === 0) return;
+    for (const w of this.leaseWaiters.splice(0)) w();
   }
 
   async members(): Promise<MemberInfo[]> {
@@ -481,6 +652,10 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
       appliedIndex: this.appliedIndex,
       revision: this.kv.revision,
       compactRevision: this.kv.compactRevision,
+      historyEntries: this.kv.historyEntries,
+      historyBytes: this.kv.sizeBytes,
+      keyCount: this.kv.keyCount,
+      leaseCount: this.kv.leaseCount,
       dbSizeBytes: await this.opts.storage.sizeBytes(),
       errors: rs.leader ? [] : ["etcdserver: no leader"],
     };
@@ -577,6 +752,47 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
   private onTick(): void {
     this.raft.tick();
     this.schedule();
+    this.revokeExpiredLeases();
+    this.runAutoCompaction();
+  }
+
+  /**
+   * On the primary lessor: proposes the revoke of each expired lease (etcd revokeExpiredLeases),
+   * at most LEASE_REVOKES_PER_SECOND per second. A revoke that does not get applied is proposed
+   * again after LEASE_EXPIRED_RETRY_MS (the lessor reports the lease again).
+   */
+  private revokeExpiredLeases(): void {
+    if (!this.lessor.isPrimary || this.softState.role !== "leader") return;
+    const perTick = Math.max(1, Math.ceil((LEASE_REVOKES_PER_SECOND * this.opts.heartbeatIntervalMs) / 1000));
+    for (const id of this.lessor.takeExpired(this.clock(), perTick)) {
+      this.opts.logger.info({ lease: id }, "lease expired; proposing its revoke");
+      this.proposeCommand({ op: "leaseRevoke", req: { id } }).catch((err: unknown) => {
+        if (err instanceof CairnError && err.code === "lease_not_found") return;
+        this.opts.logger.warn({ lease: id, err }, "revoke of an expired lease failed; it will be retried");
+      });
+    }
+  }
+
+  /** Polls the automatic compactor (only the leader compacts; see compactor.ts). */
+  private runAutoCompaction(): void {
+    const config = this.opts.autoCompaction;
+    if (!config) return;
+    this.compactor ??= createCompactor(config, this.clock(), this.kv.revision);
+    const compactor = this.compactor;
+    const revision = compactor.poll(this.clock(), this.kv.revision, this.softState.role === "leader");
+    if (revision === undefined) return;
+    this.opts.logger.info({ revision, mode: config.mode }, "starting auto compaction");
+    this.compact({ revision }).then(
+      () => {
+        compactor.finished(this.clock(), true);
+        this.opts.logger.info({ revision }, "completed auto compaction");
+      },
+      (err: unknown) => {
+        const done = err instanceof CairnError && err.code === "compacted";
+        compactor.finished(this.clock(), done);
+        if (!done) this.opts.logger.warn({ revision, err }, "auto compaction failed; it will be retried");
+      },
+    );
   }
 
   /** Runs the ready loop soon (coalesces many triggers into one pass). */
@@ -621,6 +837,7 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
             : null;
         for (const entry of rd.committedEntries) this.applyEntry(entry);
         this.appliedWaiters.advance(this.appliedIndex);
+        this.wakeLeaseWaiters();
         for (const rs of rd.readStates) this.reads.onReadState(rs);
         if (persisted) await persisted;
         if (rd.hardState) this.lastHardState = rd.hardState;
@@ -652,6 +869,9 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
     if (wasLeader && ss.role !== "leader") {
       // hashicorp/raft: pending proposals fail when a leader steps down; they may still commit.
       this.proposals.rejectAll(new CairnError("leader_changed", "etcdserver: leader changed"));
+      // etcd Demote: a former leader's expiry times mean nothing; the next leader renews every lease.
+      this.lessor.demote();
+      this.wakeLeaseWaiters();
     }
     this.opts.logger.info({ leader: ss.leader, role: ss.role }, "raft soft state changed");
   }
@@ -662,7 +882,10 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
       this.applyConfChange(entry);
       return;
     }
-    if (entry.data.length === 0) return;
+    if (entry.data.length === 0) {
+      this.maybePromoteLessor(entry.term);
+      return;
+    }
     const p = decodeProposal(entry.data);
     const mine = p.origin === this.opts.memberId;
     if (p.kind === ProposalKind.MemberAttributes || p.kind === ProposalKind.MemberPeerUrls) {
@@ -679,6 +902,9 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
     try {
       const { result, events } = this.kv.applyWithEvents(p.command);
       this.watches.publish(this.kv.revision, events);
+      if (p.command.op === "leaseGrant")
+        this.lessor.granted(p.command.req.id, p.command.req.ttl, this.clock());
+      else if (p.command.op === "leaseRevoke") this.lessor.revoked(p.command.req.id);
       if (mine) this.proposals.resolve(p.seq, result);
     } catch (err) {
       if (!(err instanceof CairnError)) throw err;
@@ -711,6 +937,23 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
     this.maybeCampaignAlone();
   }
 
+  /**
+   * The leader applied the empty entry of its own term, so it has applied everything committed
+   * before it: the lessor becomes primary and every lease expires at now + election timeout + TTL
+   * (etcd applyEntryNormal → lessor.Promote(electionTimeout)), so none expires early because
+   * leadership moved.
+   */
+  private maybePromoteLessor(entryTerm: number): void {
+    if (this.softState.role !== "leader" || this.lessor.isPrimary) return;
+    if (entryTerm !== this.raft.status().term) return;
+    this.lessor.promote(this.clock(), this.opts.electionTimeoutMs, this.kv.leases());
+    this.opts.logger.info(
+      { leases: this.lessor.size, extendMs: this.opts.electionTimeoutMs },
+      "lessor promoted: every lease renewed",
+    );
+    this.wakeLeaseWaiters();
+  }
+
   /** The only voter of a cluster elects itself at once (no one else could answer). */
   private maybeCampaignAlone(): void {
     const status = this.raft.status();
@@ -723,6 +966,10 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
     const data = packr.unpack(snapshot.data) as { kv: Uint8Array; members: Uint8Array };
     this.kv.restore(data.kv);
     this.watches.restored();
+    // Expiry times were for the old table; a member restoring a snapshot does not lead, and the
+    // lessor is promoted again when it next leads.
+    this.lessor.demote();
+    this.wakeLeaseWaiters();
     this.membership.restore(data.members);
     this.updatePeers();
     this.appliedIndex = snapshot.metadata.index;
@@ -743,6 +990,12 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
     this.snapshotIndex = snapshot.metadata.index;
     this.opts.logger.info({ index: snapshot.metadata.index, bytes: snapshot.data.length }, "saved snapshot");
   }
+}
+
+/** A random lease id in 1 ..= 2^53-1 (ids stay exact as JSON numbers). */
+function randomLeaseId(): number {
+  const id = randomInt(0, 2 ** 21) * 2 ** 32 + randomInt(0, 2 ** 32);
+  return id === 0 ? 1 : id;
 }
 
 /** A txn with only range operations (recursively) changes nothing and need not go through Raft. */

@@ -91,6 +91,7 @@ export async function startServer(config: ServeConfig, logger?: Logger): Promise
       electionTimeoutMs: config.electionTimeoutMs,
       snapshotCount: config.snapshotCount,
       snapshotCatchUpEntries: config.snapshotCatchUpEntries,
+      autoCompaction: config.autoCompaction,
       logger: log,
       version: CAIRN_VERSION,
     });

@@ -9,6 +9,8 @@ import type {
   CompactionResponse,
   DeleteRangeRequest,
   DeleteRangeResponse,
+  LeaseGrantResponse,
+  LeaseRevokeResponse,
   PutRequest,
   PutResponse,
   RangeRequest,
@@ -52,6 +54,17 @@ export interface NodeStatus {
   /** Current store revision. */
   revision: number;
   compactRevision: number;
+  /**
+   * History entries held in memory (every retained put and delete of every key). Grows with
+   * writes, shrinks with compaction (manual or --auto-compaction-*): the bound on history memory.
+   */
+  historyEntries: number;
+  /** Approximate bytes held by keys, values and history (estimate; compaction lowers it). */
+  historyBytes: number;
+  /** Keys that exist at the current revision. */
+  keyCount: number;
+  /** Leases that exist. */
+  leaseCount: number;
   /** Bytes on disk used by WAL and snapshots. */
   dbSizeBytes: number;
   /** Problems this node sees (e.g. "no leader"), as etcd's StatusResponse.errors. */
@@ -65,8 +78,67 @@ export interface ClusterHeader {
   raftTerm: number;
 }
 
+/** etcd LeaseKeepAliveResponse: the lease renewed and its TTL in seconds. */
+export interface LeaseKeepAliveResponse {
+  header: { revision: number };
+  id: number;
+  ttl: number;
+}
+
+/** etcd LeaseTimeToLiveResponse (as the leader answers it). */
+export interface LeaseTimeToLiveResponse {
+  header: { revision: number };
+  id: number;
+  /** Remaining seconds (truncated; 0 once expired but not yet revoked). */
+  ttl: number;
+  /** The TTL the lease was granted with (seconds). */
+  grantedTtl: number;
+  /** Attached keys, sorted by bytes; only when asked for. */
+  keys?: Uint8Array[];
+}
+
+/** etcd LeaseLeasesResponse, with each lease's granted TTL (a Cairn addition). */
+export interface LeaseLeasesResponse {
+  header: { revision: number };
+  leases: { id: number; ttl: number }[];
+}
+
+/**
+ * Leases (etcd Lease service, etcdserver v3_server.go). Grant and revoke go through Raft from any
+ * member. Keep-alive and time-to-live need the expiry times, which only the leader holds: on
+ * another member they fail with "leader_changed" (the API forwards them to the leader first). The
+ * list is served from the member's applied state, as etcd does.
+ */
+export interface LeaseService {
+  /**
+   * Grants a lease (etcd LeaseGrant). `ttl` below the minimum (etcd's minLeaseTTL, see
+   * server/lessor.ts minLeaseTtlSeconds) is raised to it; `id` 0 or absent picks a free id.
+   * @throws CairnError "invalid_argument" (id not in 0 ..= 2^53-1, ttl not an integer),
+   *   "lease_ttl_too_large", "lease_exists", "too_many_requests" (MAX_LEASES), retryable errors
+   */
+  leaseGrant(req: { ttl: number; id?: number }): Promise<LeaseGrantResponse>;
+  /**
+   * Revokes a lease and deletes its keys in one revision (etcd LeaseRevoke).
+   * @throws CairnError "lease_not_found", retryable errors
+   */
+  leaseRevoke(id: number): Promise<LeaseRevokeResponse>;
+  /**
+   * Renews a lease to its full TTL (etcd LeaseKeepAlive, one request). Leader only; an expired
+   * lease waiting for its revoke answers "lease_not_found" once revoked (etcd Renew).
+   * @throws CairnError "lease_not_found", "leader_changed" (not the leader), "timeout", "stopped"
+   */
+  leaseKeepAlive(id: number): Promise<LeaseKeepAliveResponse>;
+  /**
+   * Remaining and granted TTL of a lease, with its keys when `keys` (etcd LeaseTimeToLive). Leader only.
+   * @throws CairnError "lease_not_found", "leader_changed", "timeout", "stopped"
+   */
+  leaseTimeToLive(id: number, keys: boolean): Promise<LeaseTimeToLiveResponse>;
+  /** Every lease of this member's applied state, ascending by id (etcd LeaseLeases). */
+  leaseLeases(): Promise<LeaseLeasesResponse>;
+}
+
 /** The key-value and cluster operations of one node. */
-export interface KvService {
+export interface KvService extends LeaseService {
   range(req: RangeRequest, consistency: ReadConsistency): Promise<RangeResponse>;
   put(req: PutRequest): Promise<PutResponse>;
   deleteRange(req: DeleteRangeRequest): Promise<DeleteRangeResponse>;
@@ -79,6 +151,8 @@ export interface KvService {
   health(): Promise<{ health: boolean; reason?: string }>;
   /** Current cluster id, member id and term, for response headers. */
   header(): ClusterHeader;
+  /** This member's current store revision (its applied state), for response headers. */
+  localRevision(): number;
   /**
    * Opens a watch (etcd Watch) on this member's applied state, without going through the leader:
    * the events of every revision from `req.startRevision` (0/absent: from this member's next

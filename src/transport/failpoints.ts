@@ -230,14 +230,32 @@ async function readBounded(file: string): Promise<string> {
 }
 
 /**
- * The failpoints named by `CAIRN_TEST_FAILPOINTS_FILE` in `env`, polling already started; null (and
- * nothing started) when the variable is unset or empty, which is always the case outside tests.
+ * The value of `CAIRN_TEST_FAILPOINTS_FILE` when this module was loaded, which is before `cairn serve`
+ * parses its configuration (static imports run first). The variable is then removed from
+ * process.env, because `cairn serve` refuses every CAIRN_* variable that is not one of its flags
+ * (src/server/config.ts mergeEnv), and this one is deliberately no flag. Once config.ts skips it,
+ * this capture can go.
+ */
+const fileAtLoad = takeFromProcessEnv();
+
+function takeFromProcessEnv(): string | undefined {
+  const file = process.env[FAILPOINTS_FILE_ENV];
+  delete process.env[FAILPOINTS_FILE_ENV];
+  return file === "" ? undefined : file;
+}
+
+/**
+ * The failpoints named by `CAIRN_TEST_FAILPOINTS_FILE`, polling already started; null (and nothing
+ * started) when the variable is unset or empty, which is always the case outside tests. With the
+ * default `env` (process.env) the value captured when this module was loaded counts too.
+ * @param logger where "failpoints are on", rule changes and bad files are logged (warn)
+ * @param env the environment to read
  */
 export function failpointsFromEnv(
-  env: NodeJS.ProcessEnv = process.env,
   logger?: Pick<Logger, "warn">,
+  env: NodeJS.ProcessEnv = process.env,
 ): PeerFailpoints | null {
-  const file = env[FAILPOINTS_FILE_ENV];
+  const file = env[FAILPOINTS_FILE_ENV] || (env === process.env ? fileAtLoad : undefined);
   if (file === undefined || file === "") return null;
   const fp = new PeerFailpoints(file, logger ? { logger } : {});
   logger?.warn({ file }, `test failpoints are on (${FAILPOINTS_FILE_ENV}); never set it in production`);

@@ -70,7 +70,7 @@ export function createHttp2Transport(options: Http2TransportOptions): Http2Trans
   let server: PeerServer | null = null;
   let stopped = false;
   // Test-only message drops (partitions); null unless CAIRN_TEST_FAILPOINTS_FILE is set (failpoints.ts).
-  const failpoints = failpointsFromEnv(process.env, log);
+  const failpoints = failpointsFromEnv(log);
 
   /** Runs a user callback outside the caller's stack (no re-entrancy into Raft from send()). */
   const defer = (what: string, fn: () => void) => {

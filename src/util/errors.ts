@@ -45,6 +45,12 @@ export type ErrorCode =
   | "unhealthy_cluster"
   /** This member was removed from the cluster (etcd: ErrMemberRemoved / rafthttp 410). HTTP 410. */
   | "member_removed"
+  /** No lease with this id: never granted, revoked or expired (etcd: ErrLeaseNotFound). HTTP 404. */
+  | "lease_not_found"
+  /** A grant names the id of a lease that exists (etcd: ErrLeaseExists). HTTP 409. */
+  | "lease_exists"
+  /** A grant's TTL is above the largest one (etcd: ErrLeaseTTLTooLarge, MaxLeaseTTL). HTTP 400. */
+  | "lease_ttl_too_large"
   /** Anything else: a bug. HTTP 500. */
   | "internal";
 

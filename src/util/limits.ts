@@ -90,3 +90,40 @@ export const MAX_LONG_POLL_TIMEOUT_MS = 300_000;
  * The answer's revision tells where to continue, so a client far behind pages through history.
  */
 export const MAX_LONG_POLL_EVENTS = 1_000;
+
+/**
+ * Largest lease TTL in seconds (etcd lease.MaxLeaseTTL = 9,000,000,000 s, about 285 years); a grant
+ * above it fails with lease_ttl_too_large.
+ */
+export const MAX_LEASE_TTL_SECONDS = 9_000_000_000;
+
+/**
+ * Most leases in the state; past it a grant gets 429 too_many_requests ("etcdserver: too many
+ * leases"). etcd has no limit; every lease costs ~200 B on every member plus its keys, and a new
+ * leader renews every one of them at once, so one million keeps both bounded.
+ */
+export const MAX_LEASES = 1_000_000;
+
+/**
+ * Most expired leases the leader proposes to revoke per second (etcd lessor leaseRevokeRate =
+ * 1000), so a mass expiry does not flood the log; the rest follow in the next checks.
+ */
+export const LEASE_REVOKES_PER_SECOND = 1_000;
+
+/**
+ * Wait (ms) before the leader proposes the revoke of an expired lease again when the first
+ * proposal did not remove it (etcd 3.4 lessor expiredLeaseRetryInterval = 3 s).
+ */
+export const LEASE_EXPIRED_RETRY_MS = 3_000;
+
+/**
+ * Interval (ms) of the revision-mode auto compactor's checks (etcd v3compactor revInterval = 5 min):
+ * every interval the leader compacts to (current revision - retention) if that moved.
+ */
+export const AUTO_COMPACTION_REVISION_INTERVAL_MS = 5 * 60_000;
+
+/**
+ * Longest compaction interval (ms) of the periodic auto compactor (etcd v3compactor: a retention
+ * above one hour compacts every hour, sampling revisions every tenth of it).
+ */
+export const AUTO_COMPACTION_MAX_INTERVAL_MS = 60 * 60_000;

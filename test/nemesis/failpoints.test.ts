@@ -138,9 +138,11 @@ describe("PeerFailpoints", () => {
 
 describe("failpointsFromEnv", () => {
   it("is off unless CAIRN_TEST_FAILPOINTS_FILE names a file", () => {
-    expect(failpointsFromEnv({})).toBeNull();
-    expect(failpointsFromEnv({ [FAILPOINTS_FILE_ENV]: "" })).toBeNull();
-    const fp = failpointsFromEnv({ [FAILPOINTS_FILE_ENV]: freshFile() });
+    expect(failpointsFromEnv(undefined, {})).toBeNull();
+    expect(failpointsFromEnv(undefined, { [FAILPOINTS_FILE_ENV]: "" })).toBeNull();
+    expect(process.env[FAILPOINTS_FILE_ENV]).toBeUndefined();
+    expect(failpointsFromEnv()).toBeNull();
+    const fp = failpointsFromEnv(undefined, { [FAILPOINTS_FILE_ENV]: freshFile() });
     expect(fp).toBeInstanceOf(PeerFailpoints);
     fp?.close();
   });

@@ -81,7 +81,12 @@ export class HttpClient {
         res.once("error", (err) => settle(failure(err)));
       });
       const timer = setTimeout(() => {
-        settle({ kind: "error", sent: true, code: "TIMEOUT", message: `no answer within ${req.timeoutMs} ms` });
+        settle({
+          kind: "error",
+          sent: true,
+          code: "TIMEOUT",
+          message: `no answer within ${req.timeoutMs} ms`,
+        });
         r.destroy();
       }, req.timeoutMs);
       r.once("error", (err) => settle(failure(err)));

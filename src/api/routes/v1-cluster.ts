@@ -1,5 +1,7 @@
 /**
- * Cluster routes: GET /v1/status (etcd `endpoint status`), GET /v1/cluster/members
+ * Cluster routes: GET /v1/status (etcd `endpoint status`, plus what history holds in memory:
+ * history_entries, history_bytes (an estimate), keys, leases, with compact_revision; compaction
+ * bounds the first two), GET /v1/cluster/members
  * (`member list`: {"cluster_id","members":[{"id","name","peer_urls","client_urls","is_learner",
  * "started"}]}, codec/members.ts; changes are in v1-members.ts), GET /health (etcd's /health
  * shape) and GET /version (etcd's /version shape plus Cairn's own version).
@@ -29,6 +31,10 @@ export function registerV1Cluster(app: Hono, deps: ApiDeps): void {
       applied_index: s.appliedIndex,
       revision: s.revision,
       compact_revision: s.compactRevision,
+      history_entries: s.historyEntries,
+      history_bytes: s.historyBytes,
+      keys: s.keyCount,
+      leases: s.leaseCount,
       db_size: s.dbSizeBytes,
       errors: s.errors,
     });

@@ -14,6 +14,9 @@ interface Event {
   fn: () => void;
 }
 
+/** More events than this at one simulated time means something reschedules itself without delay. */
+const MAX_EVENTS_AT_ONE_TIME = 100_000;
+
 function before(a: Event, b: Event): boolean {
   return a.atMs < b.atMs || (a.atMs === b.atMs && a.seq < b.seq);
 }
@@ -24,6 +27,8 @@ export class Scheduler {
   nowMs = 0;
   /** Events run so far. */
   eventsRun = 0;
+  /** Events run at the current time (a livelock guard). */
+  private eventsNow = 0;
   private readonly heap: Event[] = [];
   private seq = 0;
 
@@ -96,6 +101,10 @@ export class Scheduler {
         return until?.() ?? false;
       }
       this.pop();
+      if (top.atMs === this.nowMs) {
+        if (++this.eventsNow > MAX_EVENTS_AT_ONE_TIME)
+          throw new Error(`livelock: more than ${MAX_EVENTS_AT_ONE_TIME} events at t=${this.nowMs}ms`);
+      } else this.eventsNow = 0;
       this.nowMs = top.atMs;
       this.eventsRun++;
       top.fn();

@@ -105,6 +105,11 @@ export function newStore(): KvStore {
   return new KvStore();
 }
 
+/** Grants lease `id` (TTL in seconds); a put may name a lease only once it exists (etcd). */
+export function grantLease(store: KvStore, id: number, ttl = 60): void {
+  store.apply({ op: "leaseGrant", req: { id, ttl } });
+}
+
 /**
  * Deterministic PRNG (mulberry32) for seeded tests.
  * @returns a function giving floats in [0, 1)

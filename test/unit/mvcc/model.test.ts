@@ -110,6 +110,8 @@ function runSeed(seed: number, steps: number): void {
   };
 
   let store = new KvStore();
+  // Puts name leases 0, 1 or 2; a lease must exist before a put names it.
+  for (const id of [1, 2]) store.apply({ op: "leaseGrant", req: { id, ttl: 60 } });
   const model = new Model();
   const apply = (cmd: Command) => store.apply(decodeCommand(encodeCommand(cmd)));
   const u8 = (a: number[]) => new Uint8Array(a);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { b, del, errorCode, get, newStore, put, str } from "./helpers.ts";
+import { b, del, errorCode, get, grantLease, newStore, put, str } from "./helpers.ts";
 
 describe("revisions", () => {
   it("the empty store has revision 1 and no compaction", () => {
@@ -80,6 +80,7 @@ describe("put", () => {
 
   it("stores the lease id and the content type", () => {
     const s = newStore();
+    grantLease(s, 42);
     put(s, "k", "{}", { lease: 42, contentType: "application/json" });
     const [kv] = get(s, "k").kvs;
     expect(kv?.lease).toBe(42);
@@ -92,6 +93,8 @@ describe("put", () => {
 
   it("ignoreValue keeps value and content type, ignoreLease keeps the lease", () => {
     const s = newStore();
+    grantLease(s, 7);
+    grantLease(s, 9);
     put(s, "k", "{}", { lease: 7, contentType: "application/json" });
     put(s, "k", "", { ignoreValue: true, lease: 9 });
     let [kv] = get(s, "k").kvs;
@@ -170,6 +173,7 @@ describe("deleteRange", () => {
   it("returns prevKvs in key order when asked", () => {
     const s = newStore();
     put(s, "b", "2");
+    grantLease(s, 5);
     put(s, "a", "1", { lease: 5 });
     const r = del(s, "a", "z", { prevKv: true });
     expect(r.prevKvs).toEqual([

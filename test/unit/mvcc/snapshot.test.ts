@@ -6,6 +6,7 @@ import { b, del, errorCode, get, newStore, op, put, txn } from "./helpers.ts";
 
 function workload(): Command[] {
   return [
+    { op: "leaseGrant", req: { id: 3, ttl: 60 } },
     { op: "put", req: { key: b("a"), value: b("1"), lease: 3, contentType: "text/plain" } },
     { op: "put", req: { key: b("b"), value: b("2") } },
     { op: "put", req: { key: b("a"), value: b("3") } },

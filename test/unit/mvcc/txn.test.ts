@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { KvStore } from "../../../src/mvcc/store.ts";
 import type { Compare, CompareResult, CompareTarget, TxnResponse } from "../../../src/mvcc/types.ts";
-import { b, del, errorCode, get, keys, newStore, op, pairs, put, str, txn } from "./helpers.ts";
+import { b, del, errorCode, get, grantLease, keys, newStore, op, pairs, put, str, txn } from "./helpers.ts";
 
 /** Runs a read-only txn with `compare`; returns whether its compares held. */
 function holds(s: KvStore, ...compare: Compare[]): boolean {
@@ -44,6 +44,7 @@ describe("txn compares", () => {
     const s = newStore();
     put(s, "k", "a"); // 2
     put(s, "other", "x"); // 3
+    grantLease(s, 7); // a grant does not move the revision
     put(s, "k", "m", { lease: 7 }); // 4
     return s;
   }

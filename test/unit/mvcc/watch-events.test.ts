@@ -14,6 +14,7 @@ describe("KvStore.applyWithEvents", () => {
     const s = new KvStore();
     expect(events(s, { op: "put", req: { key: b("a"), value: b("1") } })).toEqual(["PUT a=1@2"]);
     expect(events(s, { op: "put", req: { key: b("a"), value: b("2") } })).toEqual(["PUT a=2@3 [prev 1@2]"]);
+    expect(events(s, { op: "leaseGrant", req: { id: 7, ttl: 60 } })).toEqual([]);
     const [e] = s.applyWithEvents({ op: "put", req: { key: b("a"), value: b("3"), lease: 7 } }).events;
     expect(e!.kv).toMatchObject({ createRevision: 2, modRevision: 4, version: 3, lease: 7 });
     expect(e!.prevKv).toMatchObject({ createRevision: 2, modRevision: 3, version: 2 });

@@ -1,0 +1,81 @@
+/**
+ * Signatures of bugs this simulation found in src/ that are not fixed yet (the harness reports
+ * bugs in src/, it does not fix them). A run whose only failure matches a signature passes as a
+ * "known issue" (counted and printed by the sweeps), unless the run is strict (SIM_STRICT=1, or the
+ * known-issue tests, which assert that the bug is still there and turn red once it is fixed).
+ * Safety violations never match a signature.
+ */
+import type { NodeId } from "../../../src/raft/types.ts";
+import type { KvCluster } from "./cluster.ts";
+import type { KvNode } from "./node.ts";
+
+/** A known bug in src/. */
+export interface KnownIssue {
+  id: string;
+  summary: string;
+  /** A seed that shows it. */
+  seed: number;
+}
+
+/**
+ * K1 (liveness, membership): a member added after the leader's newest snapshot cannot catch up
+ * once the leader has compacted the entries it needs. Raft sends its stored snapshot as is
+ * (src/raft/raft.ts sendSnapshot), whose confState predates the member, and the member's Raft
+ * ignores a snapshot that does not list it (restore: "snapshot configuration lacks this member"),
+ * answering with its commit index 0; the leader retries the same snapshot forever, until it takes
+ * its next snapshot (--snapshot-count applied entries later, 100,000 by default: in practice a new
+ * member of a cluster that has ever snapshotted never starts). etcd avoids it by building the
+ * outgoing MsgSnap from the current applied state and confState (etcdserver
+ * createMergedSnapshotMessage).
+ */
+export const K1_STALE_SNAPSHOT_LEARNER: KnownIssue = {
+  id: "K1",
+  summary: "a member added after the leader's newest snapshot never catches up (the snapshot lacks it)",
+  seed: 11,
+};
+
+/**
+ * K2 (safety, storage): a commit-only hard state written when the active WAL segment is full
+ * rolls over to a new segment but stays in memory (sync=false: src/storage/file/storage.ts append,
+ * wal.ts write); if a snapshot's compaction then deletes the older segments (wal.ts
+ * deleteSegmentsThrough keeps only segments with entries above the snapshot), no durable record of
+ * the term and vote is left. A crash in that window restarts the member with no hard state: term 0
+ * and no vote, below what it had voted (and, if its snapshot's term is above 0, RaftCore refuses
+ * to start: "term 0 below last log term"). With a lower term and no vote it may vote twice in one
+ * term (§5.2 Election Safety). The nemesis avoids crashing a member in that window unless strict.
+ */
+export const K2_HARD_STATE_LOST_AFTER_ROLLOVER: KnownIssue = {
+  id: "K2",
+  summary: "a commit-only hard state after a WAL rollover plus a compaction leaves no durable term/vote",
+  seed: 162,
+};
+
+/**
+ * K3 (availability): a member takes its own snapshot with a term of 0 when a leader's snapshot
+ * arrived while its Ready was in flight. The MsgSnap is stepped during the append's fsync; Raft
+ * restores its log past the applied index; after advance() CairnNode.maybeSnapshot uses
+ * status().appliedTerm, the term of the applied index in the log, which no longer holds it: 0.
+ * The storage rules refuse that snapshot (checkSnapshot: "conflicts with committed entry"), the
+ * ready loop fails and the member stops ("fatal"). Unless strict, the simulated member skips that
+ * snapshot (counted as k3Avoided).
+ */
+export const K3_SNAPSHOT_TERM_ZERO: KnownIssue = {
+  id: "K3",
+  summary: "a member snapshots with term 0 after a leader's snapshot arrived during its fsync, and stops",
+  seed: 26,
+};
+
+/** Members that match K1 now: up, in the leader's table, needing compacted entries, absent from the snapshot Raft can send. */
+export function stuckOnStaleSnapshot(c: KvCluster): KvNode[] {
+  const lead = c.leader();
+  const snap = lead?.raftSnapshot;
+  if (!lead || !snap) return [];
+  const firstIndex = lead.core.status().firstIndex;
+  const conf = snap.metadata.confState;
+  const listed = (id: NodeId) => conf.voters.includes(id) || conf.learners.includes(id);
+  return c
+    .memberIds()
+    .map((id) => c.node(id))
+    .filter((n): n is KvNode => n !== undefined && n !== lead && n.up && !listed(n.id))
+    .filter((n) => n.core.status().lastIndex + 1 < firstIndex);
+}
