@@ -13,7 +13,6 @@ import { EventEmitter } from "node:events";
 import { Packr } from "msgpackr";
 import type { Logger } from "pino";
 import { leaseNotFoundError, leaseTtlTooLargeError } from "../mvcc/errors.ts";
-import { KvStore } from "../mvcc/store.ts";
 import type {
   Command,
   CommandResult,
@@ -33,13 +32,11 @@ import type {
 } from "../mvcc/types.ts";
 import type { WatchRequest } from "../mvcc/watch-request.ts";
 import type { WatchStream } from "../mvcc/watcher.ts";
-import { encodeConfChange } from "../raft/conf-change.ts";
-import { decodeConfChangeEntry, RaftCore, type RaftStatus } from "../raft/core.ts";
+import { RaftCore, type RaftStatus } from "../raft/core.ts";
 import {
   type ConfChange,
   ConfChangeType,
   type Entry,
-  EntryType,
   type HardState,
   type Message,
   type NodeId,
@@ -48,7 +45,6 @@ import {
 } from "../raft/types.ts";
 import type { RaftStorage } from "../storage/types.ts";
 import type { Transport } from "../transport/types.ts";
-import { assert } from "../util/assert.ts";
 import { CairnError, invalidArgument } from "../util/errors.ts";
 import {
   LEASE_EXPIRED_RETRY_MS,
@@ -62,10 +58,14 @@ import {
 import { seededRandom } from "../util/random.ts";
 import { type AutoCompaction, type Compactor, createCompactor } from "./compactor.ts";
 import { memberIdFor } from "./ids.ts";
+import { bootstrapLog, confMemberContext, ReplicatedState } from "./state-machine.ts";
+
+/** Re-exported for callers that build bootstrap logs (tests, the simulation). */
+export { bootstrapLog } from "./state-machine.ts";
+
 import { Lessor, minLeaseTtlSeconds } from "./lessor.ts";
 import { checkCanAddVoter, checkCanPromote, checkCanRemove, checkPeerUrlsFree } from "./member-checks.ts";
-import { Membership } from "./membership.ts";
-import { type ConfMember, decodeProposal, encodeProposal, type Proposal, ProposalKind } from "./proposal.ts";
+import { type ConfMember, encodeProposal, type Proposal, ProposalKind } from "./proposal.ts";
 import { ReadIndexBatcher } from "./read-index.ts";
 import type {
   ClusterHeader,
@@ -121,11 +121,8 @@ export interface CairnNodeOptions {
   autoCompaction?: AutoCompaction | null;
 }
 
-const packr = new Packr({ useRecords: false });
 const READ_INDEX_RETRY_MS = 500;
 const PUBLISH_RETRY_MS = 2_000;
-/** Origin of the bootstrap ConfChange entries: nobody waits for them. */
-const BOOTSTRAP_ORIGIN = "0000000000000000";
 /** Polling interval while waiting for a leadership change (ms). */
 const LEADER_POLL_MS = 10;
 /** Longest sleep of a lease request waiting for the lessor between re-checks (ms). */
@@ -138,10 +135,12 @@ const LEASE_WAIT_POLL_MS = 100;
  * the cluster (it applied its own removal, or a peer refused it with 410): it must stop for good.
  */
 export class CairnNode extends EventEmitter implements KvService, ClusterService {
-  private readonly kv = new KvStore();
+  /** Store and member table, changed only by applying entries (state-machine.ts). */
+  private readonly state = new ReplicatedState();
+  private readonly kv = this.state.kv;
+  private readonly membership = this.state.membership;
   /** The watch hub, fed every applied write (applyEntry) and every snapshot restore. */
   private readonly watches = new NodeWatches(this.kv);
-  private readonly membership: Membership;
   private readonly raft: RaftCore;
   private transport: Transport | null = null;
   private readonly proposals = new WaitRegistry<CommandResult>();
@@ -170,11 +169,10 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
 
   private constructor(
     private readonly opts: CairnNodeOptions,
-    init: { raft: RaftCore; membership: Membership; applied: number },
+    init: { raft: RaftCore; applied: number },
   ) {
     super();
     this.raft = init.raft;
-    this.membership = init.membership;
     this.appliedIndex = init.applied;
     this.snapshotIndex = init.applied;
     this.clock = opts.clock ?? (() => performance.now());
@@ -205,8 +203,7 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
       await opts.storage.append(...bootstrapLog(opts.initialMembers));
       persisted = await opts.storage.load();
     }
-    const membership = new Membership();
-    const node0 = { membership, applied: 0 };
+    const node0 = { applied: 0 };
     const seed = opts.raftSeed ?? randomInt(2 ** 31);
     opts.logger.info({ raftSeed: seed }, "raft randomness seeded");
     if (persisted.snapshot) {
@@ -235,7 +232,7 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
         applied: node0.applied,
       },
     );
-    const node = new CairnNode(opts, { raft, membership, applied: node0.applied });
+    const node = new CairnNode(opts, { raft, applied: node0.applied });
     if (persisted.hardState) node.lastHardState = persisted.hardState;
     if (persisted.snapshot) node.restoreSnapshot(persisted.snapshot);
     node.ticker = setInterval(() => node.onTick(), opts.heartbeatIntervalMs);
@@ -583,12 +580,7 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
   private async proposeConfChange(type: ConfChange["type"], member: ConfMember): Promise<void> {
     this.assertRunning();
     const seq = ++this.seq;
-    const context = encodeProposal({
-      kind: ProposalKind.ConfMember,
-      origin: this.opts.memberId,
-      seq,
-      member,
-    });
+    const context = confMemberContext(this.opts.memberId, seq, member);
     const done = this.proposals.wait(seq, REQUEST_TIMEOUT_MS, "etcdserver: request timed out");
     try {
       this.raft.proposeConfChange({ type, nodeId: member.id, context });
@@ -878,62 +870,51 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
 
   private applyEntry(entry: Entry): void {
     this.appliedIndex = entry.index;
-    if (entry.type === EntryType.ConfChange) {
-      this.applyConfChange(entry);
+    const out = this.state.apply(entry);
+    if (out.kind === "noop") {
+      this.maybePromoteLessor(out.term);
       return;
     }
-    if (entry.data.length === 0) {
-      this.maybePromoteLessor(entry.term);
-      return;
-    }
-    const p = decodeProposal(entry.data);
-    const mine = p.origin === this.opts.memberId;
-    if (p.kind === ProposalKind.MemberAttributes || p.kind === ProposalKind.MemberPeerUrls) {
-      if (p.kind === ProposalKind.MemberAttributes) this.membership.applyAttributes(p.attributes);
-      else {
-        this.membership.applyPeerUrls(p.update);
-        this.updatePeers();
-      }
-      if (mine) this.proposals.resolve(p.seq, { header: { revision: this.kv.revision } });
-      return;
-    }
-    if (p.kind === ProposalKind.ConfMember) return; // only ever a ConfChange context
-
-    try {
-      const { result, events } = this.kv.applyWithEvents(p.command);
-      this.watches.publish(this.kv.revision, events);
-      if (p.command.op === "leaseGrant")
-        this.lessor.granted(p.command.req.id, p.command.req.ttl, this.clock());
-      else if (p.command.op === "leaseRevoke") this.lessor.revoked(p.command.req.id);
-      if (mine) this.proposals.resolve(p.seq, result);
-    } catch (err) {
-      if (!(err instanceof CairnError)) throw err;
-      if (mine) this.proposals.reject(p.seq, err);
+    const mine = out.proposal.origin === this.opts.memberId;
+    const ack = { header: { revision: this.kv.revision } };
+    switch (out.kind) {
+      case "confChange":
+        this.onConfChange(out.change, entry.index);
+        if (mine) this.proposals.resolve(out.proposal.seq, ack);
+        if (out.change.type === ConfChangeType.RemoveNode && out.change.nodeId === this.opts.memberId) {
+          this.opts.logger.error(
+            { memberId: this.opts.memberId },
+            "this member was removed from the cluster",
+          );
+          this.emit("removed");
+        }
+        return;
+      case "memberUpdate":
+        if (out.peersChanged) this.updatePeers();
+        if (mine) this.proposals.resolve(out.proposal.seq, ack);
+        return;
+      case "kv":
+        if (out.error) {
+          if (mine) this.proposals.reject(out.proposal.seq, out.error);
+          return;
+        }
+        this.watches.publish(this.kv.revision, out.events);
+        if (out.command.op === "leaseGrant")
+          this.lessor.granted(out.command.req.id, out.command.req.ttl, this.clock());
+        else if (out.command.op === "leaseRevoke") this.lessor.revoked(out.command.req.id);
+        if (mine) this.proposals.resolve(out.proposal.seq, out.result!);
+        return;
     }
   }
 
   /**
-   * A committed membership change: Raft's configuration, the member table and the transport's
-   * peers change together; a removal of this member stops it for good.
+   * A committed membership change (already in the member table): Raft's configuration and the
+   * transport's peers follow.
    */
-  private applyConfChange(entry: Entry): void {
-    const cc = decodeConfChangeEntry(entry.data);
-    const ctx = decodeProposal(cc.context);
-    assert(ctx.kind === ProposalKind.ConfMember, "ConfChange entry without a member context");
+  private onConfChange(cc: ConfChange, index: number): void {
     this.raft.applyConfChange(cc);
-    this.membership.applyConfChange(cc, ctx.member);
     this.updatePeers();
-    this.opts.logger.info(
-      { change: cc.type, member: cc.nodeId, index: entry.index },
-      "applied membership change",
-    );
-    if (ctx.origin === this.opts.memberId)
-      this.proposals.resolve(ctx.seq, { header: { revision: this.kv.revision } });
-    if (cc.type === ConfChangeType.RemoveNode && cc.nodeId === this.opts.memberId) {
-      this.opts.logger.error({ memberId: this.opts.memberId }, "this member was removed from the cluster");
-      this.emit("removed");
-      return;
-    }
+    this.opts.logger.info({ change: cc.type, member: cc.nodeId, index }, "applied membership change");
     this.maybeCampaignAlone();
   }
 
@@ -963,14 +944,12 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
   }
 
   private restoreSnapshot(snapshot: Snapshot): void {
-    const data = packr.unpack(snapshot.data) as { kv: Uint8Array; members: Uint8Array };
-    this.kv.restore(data.kv);
+    this.state.restore(snapshot.data);
     this.watches.restored();
     // Expiry times were for the old table; a member restoring a snapshot does not lead, and the
     // lessor is promoted again when it next leads.
     this.lessor.demote();
     this.wakeLeaseWaiters();
-    this.membership.restore(data.members);
     this.updatePeers();
     this.appliedIndex = snapshot.metadata.index;
     this.snapshotIndex = snapshot.metadata.index;
@@ -982,7 +961,7 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
     const status = this.raft.status();
     const snapshot: Snapshot = {
       metadata: { index: this.appliedIndex, term: status.appliedTerm, confState: status.confState },
-      data: packr.pack({ kv: this.kv.snapshot(), members: this.membership.snapshot() }) as Uint8Array,
+      data: this.state.snapshot(),
     };
     await this.opts.storage.saveSnapshot(snapshot);
     this.raft.compact(snapshot);
@@ -1002,31 +981,4 @@ function randomLeaseId(): number {
 function isReadOnlyTxn(req: TxnRequest): boolean {
   const ops = [...req.success, ...req.failure];
   return ops.every((op) => "requestRange" in op || ("requestTxn" in op && isReadOnlyTxn(op.requestTxn)));
-}
-
-/**
- * The first entries of a new cluster's log: one AddNode per bootstrap member (sorted by id, term 1,
- * committed), identical on every bootstrap member as in etcd's raft.StartNode.
- * @returns the arguments of RaftStorage.append: hard state and entries
- */
-export function bootstrapLog(
-  members: readonly { id: string; name: string; peerUrls: string[] }[],
-): [HardState, Entry[]] {
-  const sorted = [...members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const entries: Entry[] = sorted.map((m, i) => ({
-    term: 1,
-    index: i + 1,
-    type: EntryType.ConfChange,
-    data: encodeConfChange({
-      type: ConfChangeType.AddNode,
-      nodeId: m.id,
-      context: encodeProposal({
-        kind: ProposalKind.ConfMember,
-        origin: BOOTSTRAP_ORIGIN,
-        seq: 0,
-        member: { id: m.id, name: m.name, peerUrls: [...m.peerUrls], isLearner: false },
-      }),
-    }),
-  }));
-  return [{ term: 1, vote: "", commit: entries.length }, entries];
 }
