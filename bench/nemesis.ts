@@ -7,6 +7,7 @@
  *
  *   node --import tsx bench/nemesis.ts --duration-s 600 --seed 7 [--run-s 300] [--clients 8] [--keys 8]
  *     [--members 5] [--request-timeout-ms 4000] [--think-ms 10] [--json report.json] [--quiet]
+ *     [--serve-flags "--snapshot-count=500 --snapshot-catchup-entries=100"]
  *
  * The fault time (--duration-s) is split into runs of at most --run-s seconds, each on a fresh
  * cluster with seed, seed+1, ...: a shorter history per check keeps the checker fast, and each run
@@ -34,6 +35,7 @@ interface NemesisCliOptions {
   thinkMs: string;
   json?: string;
   quiet?: boolean;
+  serveFlags?: string;
 }
 
 /** Margin per run beyond its fault time: start, convergence, final reads, check (ms). */
@@ -52,6 +54,10 @@ function parseOptions(): NemesisCliOptions {
     .option("--keys <n>", "keys the clients share", "8")
     .option("--request-timeout-ms <ms>", "deadline of each client request", "4000")
     .option("--think-ms <ms>", "most pause of a client between two operations", "10")
+    .option(
+      "--serve-flags <flags>",
+      'extra `cairn serve` flags for every member, e.g. "--snapshot-count=500 --snapshot-catchup-entries=100"',
+    )
     .option("--json <file>", "also write the reports as JSON")
     .option("--quiet", "do not stream the nemesis log")
     .parse()
@@ -79,6 +85,7 @@ async function main(): Promise<number> {
     keys: int("keys", o.keys, 1),
     requestTimeoutMs: int("request-timeout-ms", o.requestTimeoutMs, 100),
     thinkMs: int("think-ms", o.thinkMs, 0),
+    extraFlags: (o.serveFlags ?? "").split(/\s+/).filter((f) => f !== ""),
   };
 
   const abort = new AbortController();
@@ -155,7 +162,8 @@ function summary(reports: NemesisReport[]): string {
   const failed = reports.filter((r) => !r.passed).map((r) => r.seed);
   return [
     `summary of ${reports.length} runs (seeds ${reports[0]!.seed}..${reports[reports.length - 1]!.seed}):`,
-    `  operations checked: ${reports.reduce((a, r) => a + r.operationsChecked, 0)}`,
+    `  operations checked: ${reports.reduce((a, r) => a + r.operationsChecked, 0)}; ` +
+      `members caught up by snapshot: ${reports.reduce((a, r) => a + r.snapshotRestores, 0)} times`,
     `  faults: ${Object.entries(faults)
       .map(([k, n]) => `${k} ${n}`)
       .join(", ")}`,

@@ -3,7 +3,8 @@
  * move-leader under /v1/cluster, forwarded to the leader by forward.ts; watches as SSE on
  * /v1/watch; leases under /v1/leases and POST /v1/compaction), etcd's JSON gateway /v3/kv/*,
  * /v3/watch (streamed), /v3/lease/*, /v3/cluster/member/* and
- * /v3/maintenance/transfer-leadership, and /health, /version.
+ * /v3/maintenance/transfer-leadership, locks and elections (/v1/locks, /v1/elections,
+ * /v3/lock/*, /v3/election/*: routes/coordination.ts), and /health, /version.
  * A thin factory: routes live in routes/*.ts, request
  * bodies are read under `maxRequestBytes` (body.ts), and one onError (errors.ts) maps every
  * thrown error to the contract's status and JSON. Served by @hono/node-server over HTTP/1.1
@@ -13,6 +14,7 @@ import { Hono } from "hono";
 import { CairnError } from "../util/errors.ts";
 import type { ApiDeps } from "./deps.ts";
 import { errorResponse } from "./errors.ts";
+import { registerCoordination } from "./routes/coordination.ts";
 import { registerV1Cluster } from "./routes/v1-cluster.ts";
 import { registerV1Kv } from "./routes/v1-kv.ts";
 import { registerV1Leases } from "./routes/v1-leases.ts";
@@ -44,6 +46,7 @@ export function createApp(deps: ApiDeps): Hono {
   registerV3Watch(app, deps);
   registerV3Lease(app, deps);
   registerV3Cluster(app, deps);
+  registerCoordination(app, deps);
   app.notFound((c) =>
     errorResponse(new CairnError("not_found", `no route for ${c.req.method} ${c.req.path}`), c, deps.logger),
   );

@@ -46,12 +46,18 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   lease_not_found: 404,
   lease_exists: 409,
   lease_ttl_too_large: 400,
+  deadline_exceeded: 408,
+  session_expired: 410,
+  election_no_leader: 404,
+  election_not_leader: 412,
   internal: 500,
 };
 
 /** gRPC status codes (google.golang.org/grpc/codes) used on /v3. */
 const GRPC = {
+  UNKNOWN: 2,
   INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
   NOT_FOUND: 5,
   RESOURCE_EXHAUSTED: 8,
   FAILED_PRECONDITION: 9,
@@ -94,6 +100,11 @@ const GRPC_OF: Readonly<Record<ErrorCode, { code: number; etcdMessage?: string }
   lease_not_found: { code: GRPC.NOT_FOUND, etcdMessage: "etcdserver: requested lease not found" },
   lease_exists: { code: GRPC.FAILED_PRECONDITION, etcdMessage: "etcdserver: lease already exists" },
   lease_ttl_too_large: { code: GRPC.OUT_OF_RANGE, etcdMessage: "etcdserver: too large lease TTL" },
+  // etcd's v3lock / v3election servers return these as plain errors: gRPC Unknown, HTTP 500.
+  deadline_exceeded: { code: GRPC.DEADLINE_EXCEEDED, etcdMessage: "context deadline exceeded" },
+  session_expired: { code: GRPC.UNKNOWN, etcdMessage: "session expired" },
+  election_no_leader: { code: GRPC.UNKNOWN, etcdMessage: "election: no leader" },
+  election_not_leader: { code: GRPC.UNKNOWN, etcdMessage: "election: not leader" },
   internal: { code: GRPC.INTERNAL },
 };
 
@@ -111,6 +122,8 @@ function httpStatusOfGrpc(code: number): number {
       return 429;
     case GRPC.UNAVAILABLE:
       return 503;
+    case GRPC.DEADLINE_EXCEEDED:
+      return 504;
     default:
       return 500;
   }
@@ -150,6 +163,14 @@ export function toCairnError(err: unknown, c: Context, logger?: ApiLogger): Cair
   }
   logger?.error({ err, method: c.req.method, path: c.req.path }, "internal error in API handler");
   return new CairnError("internal", "internal error");
+}
+
+/**
+ * The message etcd's gateway gives for `e`: etcd's fixed text for its code, else `e.message`.
+ * Used by routes that answer some errors with another gRPC code than {@link errorResponse}'s.
+ */
+export function gatewayMessage(e: CairnError): string {
+  return GRPC_OF[e.code].etcdMessage ?? e.message;
 }
 
 /**
@@ -193,6 +214,7 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   429: "Too Many Requests",
   500: "Internal Server Error",
   503: "Service Unavailable",
+  504: "Gateway Timeout",
 };
 
 /**

@@ -22,3 +22,14 @@ export class UsageError extends Error {
 export class CommandFailed extends Error {
   override name = "CommandFailed";
 }
+
+/**
+ * The command ran and its outcome is an exit code of its own (e.g. `cairn lock NAME cmd…` exits
+ * with the command's code); nothing more is printed.
+ */
+export class ExitStatus extends Error {
+  override name = "ExitStatus";
+  constructor(readonly code: number) {
+    super(`exit status ${code}`);
+  }
+}

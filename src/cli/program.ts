@@ -34,7 +34,8 @@ import {
   runMoveLeader,
 } from "./commands/member.ts";
 import { runTxn } from "./commands/txn.ts";
-import { CommandFailed, EXIT_ERROR, EXIT_USAGE, UsageError } from "./errors.ts";
+import { registerWatchLockElect } from "./coordination-commands.ts";
+import { CommandFailed, EXIT_ERROR, EXIT_USAGE, ExitStatus, UsageError } from "./errors.ts";
 import type { CliIo } from "./io.ts";
 
 /** Version of the package, shown by `cairn --version`. */
@@ -192,6 +193,8 @@ export function buildProgram(io: CliIo): Command {
     )
     .action(async (rev: string, opts, cmd: Command) => runCompaction(ctx(cmd), rev, opts));
 
+  registerWatchLockElect(program, ctx);
+
   const member = program.command("member").description("cluster membership");
   member
     .command("add")
@@ -269,6 +272,7 @@ function reportError(e: unknown, io: CliIo): number {
     io.stderr(`Error: ${e.message}\n`);
     return EXIT_USAGE;
   }
+  if (e instanceof ExitStatus) return e.code;
   if (e instanceof CommandFailed) {
     if (e.message !== "") io.stderr(`Error: ${e.message}\n`);
     return EXIT_ERROR;

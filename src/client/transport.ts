@@ -13,13 +13,7 @@
  *   leader_transferring or too_many_requests (refused before proposing). Otherwise it fails with
  *   `unknown_outcome` and is never sent again.
  */
-import {
-  CairnClientError,
-  type ClientErrorCode,
-  CompactedError,
-  NO_EFFECT_CODES,
-  RETRYABLE_SERVER_CODES,
-} from "./errors.ts";
+import { CairnClientError, type ClientErrorCode, CompactedError, NO_EFFECT_CODES } from "./errors.ts";
 
 /** Retry policy of a client. All durations in milliseconds. */
 export interface RetryOptions {
@@ -222,7 +216,8 @@ export class Transport {
   readonly maxAttempts: number;
   readonly backoff: Backoff;
   readonly random: () => number;
-  private readonly fetchFn: typeof fetch;
+  /** The fetch implementation in use. */
+  readonly fetchFn: typeof fetch;
   private current = 0;
   private closed = false;
   /** Aborted by close(): ends every attempt and stream in flight. */
@@ -283,9 +278,9 @@ export class Transport {
   }
 
   /**
-   * One fetch to `endpoint` with the attempt deadline and the caller's signal; the raw Response
-   * (body unread). Used by watches, which read the body as a stream.
-   * @param timeoutMs deadline of the fetch (until the response headers for a stream)
+   * One fetch to `endpoint` (no retry); the raw Response, body unread. Used by call() and by
+   * watches, which read the body as a stream.
+   * @param signal aborts the fetch (the caller's deadline, cancel or close)
    */
   async open(
     endpoint: string,

@@ -160,19 +160,3 @@ export function decodeDelete(json: unknown, revision?: number): DeleteResult {
   if (Array.isArray(o.prev_kvs)) out.prevKvs = o.prev_kvs.map(decodeKv);
   return out;
 }
-
-/** A lease id as etcd prints it in keys (`%x`: lowercase hex, no padding), e.g. 694d77aa9e38260f. */
-export function leaseHex(id: number): string {
-  return id.toString(16);
-}
-
-/**
- * The first key after every key starting with `prefix` (etcd clientv3.GetPrefixRangeEnd) as text,
- * when it can be written as UTF-8 text (the last character is incremented); undefined otherwise.
- */
-export function prefixEnd(prefix: string): string | undefined {
-  if (prefix === "") return undefined;
-  const last = prefix.codePointAt(prefix.length - 1);
-  if (last === undefined || last >= 0xd7ff) return undefined;
-  return prefix.slice(0, -1) + String.fromCodePoint(last + 1);
-}

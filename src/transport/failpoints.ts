@@ -5,7 +5,9 @@
  *
  * ENABLED ONLY WHEN THE ENVIRONMENT VARIABLE `CAIRN_TEST_FAILPOINTS_FILE` NAMES A FILE. Without it
  * {@link failpointsFromEnv} returns null and the transport behaves as if this module did not exist:
- * no timer, no file access, no message looked at. No flag, config file or API turns it on.
+ * no timer, no file access, no message looked at. No flag, config file or API turns it on. The
+ * variable is taken out of process.env when this module loads, before `cairn serve` checks that
+ * every CAIRN_* variable is one of its flags (see `fileAtLoad`).
  *
  * The file is small JSON, re-read every {@link FAILPOINTS_POLL_MS} ms:
  * ```json

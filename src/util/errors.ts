@@ -51,6 +51,14 @@ export type ErrorCode =
   | "lease_exists"
   /** A grant's TTL is above the largest one (etcd: ErrLeaseTTLTooLarge, MaxLeaseTTL). HTTP 400. */
   | "lease_ttl_too_large"
+  /** A lock or campaign wait ran out of time or its client left (gRPC DeadlineExceeded: "context deadline exceeded"). HTTP 408. */
+  | "deadline_exceeded"
+  /** A lock or campaign key vanished while it waited: its lease expired or was revoked (etcd concurrency.ErrSessionExpired). HTTP 410. */
+  | "session_expired"
+  /** An election has no candidate (etcd concurrency.ErrElectionNoLeader, "election: no leader"). HTTP 404. */
+  | "election_no_leader"
+  /** Proclaim by a key that no longer leads: deleted or re-created (etcd concurrency.ErrElectionNotLeader). HTTP 412. */
+  | "election_not_leader"
   /** Anything else: a bug. HTTP 500. */
   | "internal";
 

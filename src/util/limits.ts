@@ -127,3 +127,25 @@ export const AUTO_COMPACTION_REVISION_INTERVAL_MS = 5 * 60_000;
  * above one hour compacts every hour, sampling revisions every tenth of it).
  */
 export const AUTO_COMPACTION_MAX_INTERVAL_MS = 60 * 60_000;
+
+/**
+ * Most lock and campaign requests in progress on one member (POST /v1/locks, /v3/lock/lock,
+ * campaigns). Each holds one watch and one pending HTTP request while it waits; past it a new one
+ * gets 429 too_many_requests at once, before any key is written. etcd's v3lock has no limit.
+ */
+export const MAX_LOCK_WAITERS = 10_000;
+
+/**
+ * Default wait (ms) of a lock or campaign request that gives no timeout (/v1 `timeout_ms`, /v3
+ * `Grpc-Timeout`). At the end the waiter's key is deleted and the answer is deadline_exceeded.
+ */
+export const DEFAULT_LOCK_WAIT_MS = 60_000;
+
+/** Longest wait (ms) a lock or campaign request may ask for: 5 min, as a long-poll. */
+export const MAX_LOCK_WAIT_MS = 300_000;
+
+/**
+ * Most election observers (GET /v1/elections/{name}/observe, POST /v3/election/observe) on one
+ * member. Each holds one watch and one stream until its client leaves; past it 429.
+ */
+export const MAX_ELECTION_OBSERVERS = 10_000;

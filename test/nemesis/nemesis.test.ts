@@ -4,8 +4,9 @@
  * a nemesis that goes once through every fault kind, in a seeded order: kill -9,
  * SIGSTOP/SIGCONT, a symmetric partition, both asymmetric ones, a two-against-three split
  * (transport failpoints), and removing a member then adding a new one as a learner and promoting
- * it, all under load (run.ts). The history must be linearizable and every acknowledged write
- * present on every member at the end.
+ * it, all under load (run.ts), with snapshots taken every 300 entries so that catching up by
+ * snapshot is exercised too. The history must be linearizable and every acknowledged write present
+ * on every member at the end.
  *
  * About a minute of wall time. The schedule's seed is printed; NEMESIS_SEED=<n> replays a schedule
  * (the timing of real processes varies, so a replay is close, not exact). The longer version is
@@ -25,6 +26,9 @@ it(`keeps every history linearizable and every acknowledged write under kill -9,
     // learner behind a leader that was itself added at runtime (see the bench's reports).
     durationMs: 60_000,
     maxCycles: 1,
+    // Snapshots every few seconds under this load, and a short log after each: members restarted
+    // after a kill, and the new member, catch up by snapshot as well as by appends.
+    extraFlags: ["--snapshot-count=300", "--snapshot-catchup-entries=50"],
     onLog: (line) => log.push(line),
   }).catch((err: unknown) => {
     throw new Error(`nemesis run of seed ${seed} could not run: ${String(err)}\n${log.join("\n")}`);

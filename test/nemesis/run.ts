@@ -58,6 +58,8 @@ export interface NemesisReport {
   members: number;
   clients: number;
   keys: number;
+  /** Extra `cairn serve` flags of the members. */
+  extraFlags: string[];
   /** Wall time of the whole run and of the fault phase (ms). */
   wallMs: number;
   faultPhaseMs: number;
@@ -67,6 +69,8 @@ export interface NemesisReport {
   /** Of which final reads (one per key and member). */
   finalReads: number;
   faults: Record<FaultKind, number>;
+  /** Times a member logged that it restored its state from a leader's snapshot (caught up by snapshot). */
+  snapshotRestores: number;
   leaderChanges: LeaderChange[];
   check: CheckResult;
   checkMs: number;
@@ -104,6 +108,7 @@ export async function runNemesis(opts: RunOptions): Promise<NemesisReport> {
   const http = new HttpClient();
   const cluster = await TestCluster.create(memberCount, { extraFlags: opts.extraFlags ?? [] });
   const problems: string[] = [];
+  let workload: Workload | undefined;
   opts.onCluster?.(cluster);
   try {
     const failpointsDir = path.join(cluster.dir, "failpoints");
@@ -119,7 +124,7 @@ export async function runNemesis(opts: RunOptions): Promise<NemesisReport> {
 
     const recorder = new HistoryRecorder<KvInput, KvOutput>();
     const keys = Array.from({ length: keyCount }, (_, i) => `nemesis/k${i}`);
-    const workload = new Workload({
+    workload = new Workload({
       clients,
       keys,
       requestTimeoutMs: opts.requestTimeoutMs ?? 4_000,
@@ -140,7 +145,8 @@ export async function runNemesis(opts: RunOptions): Promise<NemesisReport> {
     nemesis.note("healed everything; clients continue for 2 s");
     await sleep(2_000);
     await workload.stop();
-    nemesis.note(`clients stopped after ${workload.stats().operations} operations`);
+    const stats = workload.stats(); // before the final reads, which the same object records
+    nemesis.note(`clients stopped after ${stats.operations} operations`);
 
     const converged = await waitConverged(nemesis, cluster, opts.convergeTimeoutMs ?? 45_000);
     if (converged !== null) problems.push(converged);
@@ -149,6 +155,7 @@ export async function runNemesis(opts: RunOptions): Promise<NemesisReport> {
     // Final reads: linearizable on every member (recorded: they close the history), then
     // serializable (the member's own state machine; compared, not recorded). All pairs at once.
     const finalValues = new Map<string, Map<string, string | null>>(keys.map((k) => [k, new Map()]));
+    const reader = workload;
     let finalReads = 0;
     await Promise.all(
       cluster.members.flatMap((m) =>
@@ -156,7 +163,7 @@ export async function runNemesis(opts: RunOptions): Promise<NemesisReport> {
           const byMember = finalValues.get(key)!;
           let value: string | null | undefined;
           for (let attempt = 0; attempt < 3 && value === undefined; attempt++) {
-            const out = await workload.execute(`final-${m.name}`, m.clientUrl, { op: "get", key });
+            const out = await reader.execute(`final-${m.name}`, m.clientUrl, { op: "get", key });
             finalReads++;
             if (out.type === "ok") value = (out.output as KvGetOutput).value;
             else await sleep(500);
@@ -170,12 +177,15 @@ export async function runNemesis(opts: RunOptions): Promise<NemesisReport> {
         }),
       ),
     );
-    const stats = workload.stats();
-    for (const u of stats.unexpected) problems.push(`unexpected answer: ${u}`);
+    for (const u of reader.stats().unexpected) problems.push(`unexpected answer: ${u}`);
     problems.push(...nemesis.problems);
 
     const stderrTails: Record<string, string> = {};
-    for (const m of nemesis.everyMember) stderrTails[m.name] = m.stderr.slice(-4_000);
+    let snapshotRestores = 0;
+    for (const m of nemesis.everyMember) {
+      stderrTails[m.name] = m.stderr.slice(-4_000);
+      snapshotRestores += m.stderr.split("restored state from a leader's snapshot").length - 1;
+    }
     await cluster.destroy(); // frees the CPU for the checker
 
     const history = recorder.history();
@@ -191,12 +201,14 @@ export async function runNemesis(opts: RunOptions): Promise<NemesisReport> {
       members: memberCount,
       clients,
       keys: keyCount,
+      extraFlags: opts.extraFlags ?? [],
       wallMs: performance.now() - t0,
       faultPhaseMs,
       workload: stats,
       operationsChecked: countChecked(history),
       finalReads,
       faults: { ...nemesis.faults },
+      snapshotRestores,
       leaderChanges: [...nemesis.leaderChanges],
       check,
       checkMs,
@@ -208,6 +220,7 @@ export async function runNemesis(opts: RunOptions): Promise<NemesisReport> {
       ...(check.ok === false && { violation: check.reason }),
     };
   } finally {
+    await workload?.stop(); // a no-op unless something above threw while the clients ran
     await cluster.destroy();
     http.close();
     say(`run of seed ${opts.seed} finished after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -302,7 +315,8 @@ export function formatReport(r: NemesisReport): string {
   const sum = (f: (c: { ok: number; fail: number; unknown: number }) => number) =>
     Object.values(w.byOp).reduce((a, c) => a + f(c), 0);
   const lines = [
-    `nemesis run, seed ${r.seed}: ${r.members} members, ${r.clients} clients, ${r.keys} keys; ` +
+    `nemesis run, seed ${r.seed}: ${r.members} members${r.extraFlags.length ? ` (${r.extraFlags.join(" ")})` : ""}, ` +
+      `${r.clients} clients, ${r.keys} keys; ` +
       `fault phase ${(r.faultPhaseMs / 1000).toFixed(1)} s, wall ${(r.wallMs / 1000).toFixed(1)} s`,
     `operations: ${w.operations} by clients (ok ${sum((c) => c.ok)}, unknown ${sum((c) => c.unknown)}, ` +
       `fail ${sum((c) => c.fail)}) + ${r.finalReads} final reads; checked for linearizability: ${r.operationsChecked}`,
@@ -315,7 +329,8 @@ export function formatReport(r: NemesisReport): string {
         .map(([why, n]) => `${why} ×${n}`)
         .join(", ") || "none"
     }`,
-    `faults: ${FAULT_KINDS.map((k) => `${k} ${r.faults[k]}`).join(", ")} (total ${Object.values(r.faults).reduce((a, b) => a + b, 0)})`,
+    `faults: ${FAULT_KINDS.map((k) => `${k} ${r.faults[k]}`).join(", ")} (total ${Object.values(r.faults).reduce((a, b) => a + b, 0)}); ` +
+      `members caught up by snapshot ${r.snapshotRestores} times`,
     ...FAULT_KINDS.map((k) => leaderTimes(r.leaderChanges, k))
       .filter((x) => x !== "")
       .map((x) => `  ${x}`),

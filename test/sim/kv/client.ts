@@ -109,25 +109,25 @@ function invoke(
   const key = enc.encode(input.key);
   switch (input.op) {
     case "get":
-      node.range({ key }, (a: Answer<RangeResponse>) => {
+      node.requests.range({ key }, (a: Answer<RangeResponse>) => {
         if (!a.ok) return onError(a.error);
         const kv = a.value.kvs[0];
         settle("ok", { value: kv ? dec.decode(kv.value) : null });
       });
       return;
     case "put":
-      node.put({ key, value: enc.encode(input.value) }, (a: Answer<PutResponse>) =>
+      node.requests.put({ key, value: enc.encode(input.value) }, (a: Answer<PutResponse>) =>
         a.ok ? settle("ok", {}) : onError(a.error),
       );
       return;
     case "delete":
-      node.deleteRange({ key }, (a: Answer<DeleteRangeResponse>) =>
+      node.requests.deleteRange({ key }, (a: Answer<DeleteRangeResponse>) =>
         a.ok ? settle("ok", { deleted: a.value.deleted === 0 ? 0 : 1 }) : onError(a.error),
       );
       return;
     case "cas":
     case "casDelete":
-      node.txn(casTxn(input), (a: Answer<TxnResponse>) =>
+      node.requests.txn(casTxn(input), (a: Answer<TxnResponse>) =>
         a.ok ? settle("ok", { succeeded: a.value.succeeded }) : onError(a.error),
       );
       return;

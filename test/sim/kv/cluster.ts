@@ -172,11 +172,16 @@ export class KvCluster implements ClientHost, NemesisHost {
         this.safety.observe(node);
       }
     }
-    const lead = this.leader();
+    // Leadership changes for the trace and the stats (from soft states: no status() per event).
+    let lead: KvNode | undefined;
+    for (const n of this.nodes.values()) {
+      if (n.up && n.softState.role === "leader" && (!lead || n.durableHardState.term > lead.durableHardState.term))
+        lead = n;
+    }
     if (lead && lead.id !== this.lastLeader) {
       this.stats.leaderChanges++;
       this.lastLeader = lead.id;
-      this.trace.add("leader", lead.name, lead.core.status().term);
+      this.trace.add("leader", lead.name, lead.durableHardState.term);
     }
   }
 

@@ -26,7 +26,7 @@ export const TIMING = {
 
 /** A deliberately broken variant of the harness (sanity tests: the checkers must catch it). */
 export type HarnessBug =
-  /** A member acknowledges a write as soon as Raft accepted the proposal, before it is committed. */
+  /** A member acknowledges a put as soon as Raft accepted the proposal, before it is committed. */
   | "ackBeforeCommit"
   /** Linearizable gets are served from local state without ReadIndex (serializable reads). */
   | "localReads"

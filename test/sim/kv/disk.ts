@@ -314,6 +314,11 @@ export class SimDisk {
     return false;
   }
 
+  /** True while some written bytes are not durable yet (a crash now may tear them). */
+  hasUnsyncedBytes(): boolean {
+    return this.segments.some((s) => s.len > s.durable);
+  }
+
   /** Bytes in the WAL (for diagnostics). */
   get walBytes(): number {
     return this.segments.reduce((n, s) => n + s.len, 0);

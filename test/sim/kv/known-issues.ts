@@ -13,8 +13,12 @@ import type { KvNode } from "./node.ts";
 export interface KnownIssue {
   id: string;
   summary: string;
-  /** A seed that shows it. */
+  /** A seed that shows it in strict mode. */
   seed: number;
+  /** Settings the seed needs to show it (on top of its own). */
+  overrides?: { settleMs?: number };
+  /** What the strict failure says. */
+  signature: RegExp;
 }
 
 /**
@@ -26,12 +30,17 @@ export interface KnownIssue {
  * its next snapshot (--snapshot-count applied entries later, 100,000 by default: in practice a new
  * member of a cluster that has ever snapshotted never starts). etcd avoids it by building the
  * outgoing MsgSnap from the current applied state and confState (etcdserver
- * createMergedSnapshotMessage).
+ * createMergedSnapshotMessage). In the simulation (--snapshot-count 8 to 50) the learner's own
+ * retried publication of its attributes eventually fills the snapshot interval; unless strict,
+ * a learner stuck this way for 2 s after healing is left out of the final checks. Seed 25 shows
+ * it with a 5 s settle window (first seen on seed 11 of an earlier harness).
  */
 export const K1_STALE_SNAPSHOT_LEARNER: KnownIssue = {
   id: "K1",
   summary: "a member added after the leader's newest snapshot never catches up (the snapshot lacks it)",
-  seed: 11,
+  seed: 25,
+  overrides: { settleMs: 5_000 },
+  signature: /LivenessFailure: the cluster did not converge after healing/,
 };
 
 /**
@@ -43,11 +52,13 @@ export const K1_STALE_SNAPSHOT_LEARNER: KnownIssue = {
  * and no vote, below what it had voted (and, if its snapshot's term is above 0, RaftCore refuses
  * to start: "term 0 below last log term"). With a lower term and no vote it may vote twice in one
  * term (§5.2 Election Safety). The nemesis avoids crashing a member in that window unless strict.
+ * First seen on seed 162 of an earlier harness.
  */
 export const K2_HARD_STATE_LOST_AFTER_ROLLOVER: KnownIssue = {
   id: "K2",
   summary: "a commit-only hard state after a WAL rollover plus a compaction leaves no durable term/vote",
-  seed: 162,
+  seed: 57,
+  signature: /recovered term 0 below its durable term/,
 };
 
 /**
@@ -57,13 +68,21 @@ export const K2_HARD_STATE_LOST_AFTER_ROLLOVER: KnownIssue = {
  * status().appliedTerm, the term of the applied index in the log, which no longer holds it: 0.
  * The storage rules refuse that snapshot (checkSnapshot: "conflicts with committed entry"), the
  * ready loop fails and the member stops ("fatal"). Unless strict, the simulated member skips that
- * snapshot (counted as k3Avoided).
+ * snapshot (counted as k3Avoided). First seen on seed 26 of an earlier harness.
  */
 export const K3_SNAPSHOT_TERM_ZERO: KnownIssue = {
   id: "K3",
   summary: "a member snapshots with term 0 after a leader's snapshot arrived during its fsync, and stops",
-  seed: 26,
+  seed: 3957,
+  signature: /AssertionError: snapshot \(index \d+, term 0\) conflicts with committed entry/,
 };
+
+/** Every known issue. */
+export const KNOWN_ISSUES: readonly KnownIssue[] = [
+  K1_STALE_SNAPSHOT_LEARNER,
+  K2_HARD_STATE_LOST_AFTER_ROLLOVER,
+  K3_SNAPSHOT_TERM_ZERO,
+];
 
 /** Members that match K1 now: up, in the leader's table, needing compacted entries, absent from the snapshot Raft can send. */
 export function stuckOnStaleSnapshot(c: KvCluster): KvNode[] {

@@ -1,6 +1,6 @@
 /**
- * The nemesis of the KV simulation: every `faultEveryMs` it may crash a member (or the leader) and
- * restart it later, split the network (symmetric groups, or one-way cuts: asymmetric), heal it,
+ * The nemesis of the KV simulation: every `faultEveryMs` it may crash a member (often one in the
+ * middle of a disk write, to tear it), or the leader, and restart it later, split the network (symmetric groups, or one-way cuts: asymmetric), heal it,
  * ask the leader to transfer leadership to a random voter, compact the MVCC history, or take the
  * next step of a membership cycle: remove a voter → add a fresh member as learner (its process
  * starts with an empty data dir) → promote it once caught up. Membership changes follow the
@@ -107,7 +107,11 @@ export class Nemesis {
     const down = alive.filter((n) => !n.up);
     const lead = host.leader();
     const r = rng.float();
-    if (mix.crashes && r < 0.07 && up.length > 0) this.crash(rng.pick(up));
+    if (mix.crashes && r < 0.07 && up.length > 0) {
+      // Half of these crashes hit a member in the middle of a write, if any, to tear it.
+      const writing = up.filter((n) => n.disk.hasUnsyncedBytes());
+      this.crash(rng.pick(writing.length > 0 && rng.chance(0.5) ? writing : up));
+    }
     else if (mix.crashes && r < 0.11 && lead) {
       this.stats.leaderCrashes++;
       this.crash(lead);
@@ -204,7 +208,7 @@ export class Nemesis {
     const rev = lead.kv.revision - this.rng.int(1, 10);
     if (rev <= lead.kv.compactRevision) return;
     this.stats.compactions++;
-    lead.compact(rev, () => {});
+    lead.requests.compact(rev, () => {});
   }
 
   /** One step of remove → add learner → promote, through the leader, one change at a time. */
@@ -256,7 +260,7 @@ export class Nemesis {
       if (gen === this.confGen) this.confInFlight = false;
     });
     this.host.trace.add("member", lead.name, type, label(member.id));
-    lead.proposeConfChange(type, member, (a) => {
+    lead.requests.proposeConfChange(type, member, (a) => {
       if (gen === this.confGen) this.confInFlight = false;
       if (a.ok) this.stats.confChangesApplied++;
       else this.stats.confChangesFailed++;

@@ -4,10 +4,15 @@
  * real transport queues messages per peer), may be duplicated, and at delivery time is lost with
  * some probability or because a partition separates its ends.
  *
+ * Forwarded proposals (MsgProp) are never duplicated: the real transport writes each queued message
+ * once (src/transport/peer.ts), and a proposal delivered twice is committed twice (Raft tolerates
+ * duplicate protocol messages, not duplicate client commands: Cairn, like etcd, has no client
+ * sessions, thesis §6.3). Duplicating them made a failed compare-and-swap succeed later (seed 815).
+ *
  * Partitions: symmetric groups (members in different groups cannot talk) plus one-way cuts
  * (`from` cannot reach `to`, while `to` still reaches `from`): asymmetric partitions.
  */
-import type { Message, NodeId } from "../../../src/raft/types.ts";
+import { type Message, MessageType, type NodeId } from "../../../src/raft/types.ts";
 import type { Rng } from "../rng.ts";
 import type { NetSettings } from "./config.ts";
 import type { Scheduler } from "./scheduler.ts";
@@ -56,7 +61,7 @@ export class KvNetwork {
   /** Sends `msg`; `deliver` is called at delivery time with its fate (once per copy). */
   send(msg: Message, deliver: (msg: Message, outcome: Outcome) => void): void {
     const s = this.settings;
-    const copies = this.rng.chance(s.duplicateProbability) ? 2 : 1;
+    const copies = this.rng.chance(s.duplicateProbability) && msg.type !== MessageType.Prop ? 2 : 1;
     if (copies === 2) this.stats.duplicated++;
     for (let i = 0; i < copies; i++) {
       this.stats.sent++;

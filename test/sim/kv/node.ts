@@ -11,26 +11,12 @@
  * Disk steps take a simulated latency; messages, ticks and client calls keep arriving meanwhile.
  * A crash drops everything but the disk; {@link start} recovers from it.
  *
- * Client calls answer through callbacks: `{ ok: true, value, index }` (index: the log index that
- * carried the write) or `{ ok: false, error }` with the CairnError the real node would throw.
+ * Client calls go to {@link KvNode.requests} (requests.ts), one instance per process.
  */
 import { Packr } from "msgpackr";
 import { KvStore } from "../../../src/mvcc/store.ts";
-import type {
-  Command,
-  CommandResult,
-  DeleteRangeRequest,
-  DeleteRangeResponse,
-  PutRequest,
-  PutResponse,
-  RangeRequest,
-  RangeResponse,
-  TxnRequest,
-  TxnResponse,
-} from "../../../src/mvcc/types.ts";
 import { decodeConfChangeEntry, RaftCore, type RaftStatus } from "../../../src/raft/core.ts";
 import {
-  type ConfChange,
   ConfChangeType,
   type Entry,
   EntryType,
@@ -43,30 +29,21 @@ import {
 } from "../../../src/raft/types.ts";
 import { Membership } from "../../../src/server/membership.ts";
 import { bootstrapLog } from "../../../src/server/node.ts";
-import { type ConfMember, decodeProposal, encodeProposal, type Proposal, ProposalKind } from "../../../src/server/proposal.ts";
+import { decodeProposal, type Proposal, ProposalKind } from "../../../src/server/proposal.ts";
 import type { PersistedState } from "../../../src/storage/types.ts";
 import { assert } from "../../../src/util/assert.ts";
 import { CairnError } from "../../../src/util/errors.ts";
-import { MAX_PENDING_PROPOSALS } from "../../../src/util/limits.ts";
 import { crc32 } from "../../../src/storage/file/crc.ts";
 import type { Rng } from "../rng.ts";
 import { type SimConfig, TIMING } from "./config.ts";
 import { type DiskStep, SimDisk } from "./disk.ts";
-import { SimReadIndex } from "./read-index.ts";
+import { NodeRequests } from "./requests.ts";
 import type { Scheduler } from "./scheduler.ts";
 import type { Trace } from "./trace.ts";
-import { SimWaitRegistry } from "./waiters.ts";
+
+export type { Answer } from "./requests.ts";
 
 const packr = new Packr({ useRecords: false });
-
-/** Answer of a client call. */
-export type Answer<T> = { ok: true; value: T; index: number } | { ok: false; error: Error };
-
-/** Applied result of a proposal, with the index of its entry. */
-interface Applied {
-  result: CommandResult;
-  index: number;
-}
 
 /** What a member reports to the cluster (network, invariants, trace). */
 export interface NodeHooks {
@@ -112,14 +89,12 @@ export class KvNode {
   k3Avoided = 0;
   /** Set when Raft may have changed (a message, tick or disk step): the cluster re-checks this member. */
   dirty = false;
+  /** Requests waiting on this process (replaced at every start). */
+  requests!: NodeRequests;
   private snapshotIndex = 0;
-  private seq = 0;
   private lastHardState: HardState = { term: 0, vote: "", commit: 0 };
   private busy = false;
   private stopAfterReady = false;
-  private proposals!: SimWaitRegistry<Applied>;
-  private reads!: SimReadIndex;
-  private leaderWaiters: { wake: () => void; inc: number }[] = [];
   private readonly tickMs: number;
 
   constructor(
@@ -154,22 +129,23 @@ export class KvNode {
     this.busy = false;
     this.stopAfterReady = false;
     this.softState = { leader: "", role: "follower" };
-    this.leaderWaiters = [];
-    this.seq = this.sched.nowMs * 1000;
-    const alive = () => this.up && this.incarnation === inc;
-    this.proposals = new SimWaitRegistry(this.sched, alive);
-    this.reads = new SimReadIndex(
-      {
-        requestReadIndex: (ctx) => this.core.readIndex(ctx),
-        appliedIndex: () => this.appliedIndex,
-        alive,
-        onRoundStart: (key) => this.hooks.onReadRoundStart(this, key),
-        onRoundAnswered: (key, index) => this.hooks.onReadRoundAnswered(this, key, index),
+    const node = this;
+    this.requests = new NodeRequests({
+      id: this.id,
+      sched: this.sched,
+      bug: this.cfg.bug,
+      get core() {
+        return node.core;
       },
-      this.sched,
-      TIMING.readIndexRetryMs,
-      TIMING.requestTimeoutMs,
-    );
+      get kv() {
+        return node.kv;
+      },
+      appliedIndex: () => this.appliedIndex,
+      leaderKnown: () => this.softState.leader !== "",
+      alive: () => this.up && this.incarnation === inc,
+      onReadRoundStart: (key) => this.hooks.onReadRoundStart(this, key),
+      onReadRoundAnswered: (key, index) => this.hooks.onReadRoundAnswered(this, key, index),
+    });
     let persisted = this.disk.open();
     const isNew = !persisted.hardState && !persisted.snapshot && persisted.entries.length === 0;
     if (isNew && !this.joining) {
@@ -208,15 +184,13 @@ export class KvNode {
     this.hooks.trace.add("start", this.name, inc, applied, persisted.entries.length);
     this.scheduleTick(inc);
     this.maybeCampaignAlone();
-    this.publishAttributes(inc);
+    this.requests.publishAttributes({ memberId: this.id, name: this.name, clientUrls: [`http://${this.name}:2379`] });
   }
 
   /** The process dies: only the disk remains (with what a crash keeps of it). */
   crash(): void {
     if (!this.up) return;
     this.up = false;
-    this.proposals.clear();
-    this.leaderWaiters = [];
     this.disk.crash(this.rng, this.cfg.faults.tear);
     this.hooks.trace.add("crash", this.name, this.incarnation);
   }
@@ -226,9 +200,7 @@ export class KvNode {
     if (this.removed) return;
     this.removed = true;
     if (!this.up) return;
-    const err = new CairnError("stopped", "the member is shutting down");
-    this.proposals.rejectAll(err);
-    this.reads.failAll(err);
+    this.requests.failAll(new CairnError("stopped", "the member is shutting down"));
     this.up = false;
     this.hooks.trace.add("removed", this.name, why);
   }
@@ -315,8 +287,8 @@ export class KvNode {
       const steps = write ? this.disk.append(rd.hardState ?? null, rd.entries, sync) : [];
       steps[0]?.start();
       for (const e of rd.committedEntries) this.applyEntry(e);
-      this.reads.onApplied(this.appliedIndex);
-      for (const rs of rd.readStates) this.reads.onReadState(rs);
+      this.requests.onApplied(this.appliedIndex);
+      for (const rs of rd.readStates) this.requests.onReadState(rs);
       const afterAppend = () => {
         if (rd.hardState) this.lastHardState = rd.hardState;
         if (!sendFirst && rd.messages.length > 0) this.hooks.send(this, rd.messages);
@@ -349,11 +321,8 @@ export class KvNode {
     const wasLeader = this.softState.role === "leader";
     this.softState = ss;
     this.hooks.trace.add("soft", this.name, ss.role, ss.leader ? label(ss.leader) : "-");
-    if (ss.leader) for (const w of this.leaderWaiters.splice(0)) w.wake();
-    if (wasLeader && ss.role !== "leader") {
-      // hashicorp/raft: pending proposals fail when a leader steps down; they may still commit.
-      this.proposals.rejectAll(new CairnError("leader_changed", "etcdserver: leader changed"));
-    }
+    if (ss.leader) this.requests.onLeaderKnown();
+    if (wasLeader && ss.role !== "leader") this.requests.onLeadershipLost();
   }
 
   private applyEntry(entry: Entry): void {
@@ -369,16 +338,16 @@ export class KvNode {
     if (p.kind === ProposalKind.MemberAttributes || p.kind === ProposalKind.MemberPeerUrls) {
       if (p.kind === ProposalKind.MemberAttributes) this.membership.applyAttributes(p.attributes);
       else this.membership.applyPeerUrls(p.update);
-      if (mine) this.proposals.resolve(p.seq, { result: { header: { revision: this.kv.revision } }, index });
+      if (mine) this.requests.resolve(p.seq, { result: { header: { revision: this.kv.revision } }, index });
       return;
     }
     if (p.kind === ProposalKind.ConfMember) return;
     try {
       const result = this.kv.apply(p.command);
-      if (mine) this.proposals.resolve(p.seq, { result, index });
+      if (mine) this.requests.resolve(p.seq, { result, index });
     } catch (err) {
       if (!(err instanceof CairnError)) throw err;
-      if (mine) this.proposals.reject(p.seq, err);
+      if (mine) this.requests.reject(p.seq, err);
     }
   }
 
@@ -391,7 +360,7 @@ export class KvNode {
     this.membership.applyConfChange(cc, ctx.member);
     this.hooks.trace.add("conf", this.name, entry.index, cc.type, label(cc.nodeId));
     if (ctx.origin === this.id)
-      this.proposals.resolve(ctx.seq, { result: { header: { revision: this.kv.revision } }, index: entry.index });
+      this.requests.resolve(ctx.seq, { result: { header: { revision: this.kv.revision } }, index: entry.index });
     if (cc.type === ConfChangeType.RemoveNode && cc.nodeId === this.id) {
       this.stopAfterReady = true;
       return;
@@ -447,117 +416,6 @@ export class KvNode {
     return crc32(this.membership.snapshot(), crc32(this.kv.snapshot()));
   }
 
-  // ---- client calls (KvService) --------------------------------------------------------------
-
-  put(req: PutRequest, done: (a: Answer<PutResponse>) => void): void {
-    this.proposeCommand({ op: "put", req }, done as (a: Answer<CommandResult>) => void);
-  }
-
-  deleteRange(req: DeleteRangeRequest, done: (a: Answer<DeleteRangeResponse>) => void): void {
-    this.proposeCommand({ op: "deleteRange", req }, done as (a: Answer<CommandResult>) => void);
-  }
-
-  txn(req: TxnRequest, done: (a: Answer<TxnResponse>) => void): void {
-    this.proposeCommand({ op: "txn", req }, done as (a: Answer<CommandResult>) => void);
-  }
-
-  compact(revision: number, done: (a: Answer<CommandResult>) => void): void {
-    this.proposeCommand({ op: "compact", req: { revision } }, done);
-  }
-
-  /** A linearizable read (ReadIndex barrier, then local state), as CairnNode.range. */
-  range(req: RangeRequest, done: (a: Answer<RangeResponse>) => void): void {
-    const inc = this.incarnation;
-    const read = () => {
-      try {
-        done({ ok: true, value: this.kv.range(req), index: this.appliedIndex });
-      } catch (err) {
-        done({ ok: false, error: err as Error });
-      }
-    };
-    if (this.cfg.bug === "localReads") {
-      read();
-      return;
-    }
-    this.waitForLeader(
-      () =>
-        this.reads.barrier({
-          resolve: () => {
-            if (this.up && this.incarnation === inc) read();
-          },
-          reject: (error) => done({ ok: false, error }),
-        }),
-      (error) => done({ ok: false, error }),
-    );
-  }
-
-  private proposeCommand(command: Command, done: (a: Answer<CommandResult>) => void): void {
-    this.propose({ kind: ProposalKind.Kv, origin: this.id, seq: ++this.seq, command }, done);
-  }
-
-  private propose(p: Proposal, done: (a: Answer<CommandResult>) => void): void {
-    if (this.proposals.size >= MAX_PENDING_PROPOSALS) {
-      done({ ok: false, error: new CairnError("too_many_requests", "etcdserver: too many requests") });
-      return;
-    }
-    this.waitForLeader(
-      () => {
-        this.proposals.wait(
-          p.seq,
-          {
-            resolve: (a) => done({ ok: true, value: a.result, index: a.index }),
-            reject: (error) => done({ ok: false, error }),
-          },
-          TIMING.requestTimeoutMs,
-          "etcdserver: request timed out",
-        );
-        try {
-          this.core.propose([encodeProposal(p)]);
-          if (this.cfg.bug === "ackBeforeCommit" && p.kind === ProposalKind.Kv) {
-            this.proposals.resolve(p.seq, { result: fakeResult(p.command, this.kv.revision), index: -1 });
-          }
-        } catch (err) {
-          this.proposals.reject(p.seq, err as Error);
-        }
-      },
-      (error) => done({ ok: false, error }),
-    );
-  }
-
-  /** Runs `go` once a leader is known, or fails with no_leader after NO_LEADER_WAIT. */
-  private waitForLeader(go: () => void, fail: (err: Error) => void): void {
-    if (this.softState.leader) {
-      go();
-      return;
-    }
-    const inc = this.incarnation;
-    let settled = false;
-    const w = {
-      inc,
-      wake: () => {
-        if (settled) return;
-        settled = true;
-        go();
-      },
-    };
-    this.leaderWaiters.push(w);
-    this.sched.after(TIMING.noLeaderWaitMs, () => {
-      if (settled || !this.up || this.incarnation !== inc) return;
-      settled = true;
-      this.leaderWaiters = this.leaderWaiters.filter((x) => x !== w);
-      fail(new CairnError("no_leader", "etcdserver: no leader"));
-    });
-  }
-
-  /** Publishes name and client URLs through Raft until applied (CairnNode.publishAttributes). */
-  private publishAttributes(inc: number): void {
-    if (!this.up || this.incarnation !== inc) return;
-    const attributes = { memberId: this.id, name: this.name, clientUrls: [`http://${this.name}:2379`] };
-    this.propose({ kind: ProposalKind.MemberAttributes, origin: this.id, seq: ++this.seq, attributes }, (a) => {
-      if (!a.ok) this.sched.after(TIMING.publishRetryMs, () => this.publishAttributes(inc));
-    });
-  }
-
   // ---- membership and leadership (ClusterService), called on the leader ------------------------
 
   /** Raft status; @throws CairnError "leader_changed" when this member is not the leader. */
@@ -567,38 +425,5 @@ export class KvNode {
       throw new CairnError("leader_changed", "etcdserver: not leader; send membership changes to the leader");
     }
     return status;
-  }
-
-  /** Proposes a ConfChange for `member`; answers once this member applied it. */
-  proposeConfChange(type: ConfChange["type"], member: ConfMember, done: (a: Answer<unknown>) => void): void {
-    const seq = ++this.seq;
-    const context = encodeProposal({ kind: ProposalKind.ConfMember, origin: this.id, seq, member });
-    this.proposals.wait(
-      seq,
-      {
-        resolve: (a) => done({ ok: true, value: a.result, index: a.index }),
-        reject: (error) => done({ ok: false, error }),
-      },
-      TIMING.requestTimeoutMs,
-      "etcdserver: request timed out",
-    );
-    try {
-      this.core.proposeConfChange({ type, nodeId: member.id, context });
-    } catch (err) {
-      this.proposals.reject(seq, err as Error);
-    }
-  }
-}
-
-/** What the broken ackBeforeCommit variant answers before anything is applied. */
-function fakeResult(c: Command, revision: number): CommandResult {
-  const header = { revision: revision + 1 };
-  switch (c.op) {
-    case "deleteRange":
-      return { header, deleted: 0, prevKvs: [] };
-    case "txn":
-      return { header, succeeded: true, responses: [] };
-    default:
-      return { header };
   }
 }
