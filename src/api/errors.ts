@@ -192,7 +192,7 @@ export function errorResponse(err: unknown, c: Context, logger?: ApiLogger): Res
   if (isGatewayPath(c.req.path)) {
     const { code, etcdMessage } = GRPC_OF[e.code];
     const message = etcdMessage ?? e.message;
-    return new Response(JSON.stringify({ error: message, code, message }), {
+    return new Response(JSON.stringify({ error: message, message, code }), {
       status: httpStatusOfGrpc(code),
       headers,
     });

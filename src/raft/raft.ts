@@ -125,10 +125,18 @@ export class Raft {
       this.term = hs.term;
       this.vote = hs.vote;
     }
-    assert(
-      this.term >= this.log.lastTerm(),
-      `raft: term ${this.term} below last log term ${this.log.lastTerm()}`,
-    );
+    if (this.term < this.log.lastTerm()) {
+      // A crash tore the write that carried a new term's entries and the hard state after them:
+      // the entries survived, the hard state did not. Nothing of that write was acknowledged, and
+      // a vote in that term would have been synced before it was sent, so no vote is lost: move to
+      // the log's term with no vote (the next Ready persists it).
+      this.logger.warn(
+        { id: this.id, term: this.term, lastLogTerm: this.log.lastTerm() },
+        "raft: hard state term below the last log term (torn write); raising it",
+      );
+      this.term = this.log.lastTerm();
+      this.vote = "";
+    }
     this.becomeFollower(this.term, "");
   }
 
@@ -817,6 +825,15 @@ export class Raft {
       case MessageType.ReadIndex:
         if (this.lead === "") {
           this.logger.warn({ id: this.id }, "raft: no leader, dropping ReadIndex");
+          return;
+        }
+        if (m.from !== this.id) {
+          // Only this member's own requests are forwarded: the answer comes back to this member,
+          // so relaying another member's request would hand its read index to the wrong member.
+          this.logger.warn(
+            { id: this.id, from: m.from },
+            "raft: not leader, dropping another member's ReadIndex",
+          );
           return;
         }
         this.send({ type: MessageType.ReadIndex, to: this.lead, context: m.context, term: 0 });

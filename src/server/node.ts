@@ -8,7 +8,7 @@
  * checked on every tick, and an expired lease becomes a LeaseRevoke proposal. Automatic
  * compaction (compactor.ts) is polled on every tick too. Both read the injectable `clock`.
  */
-import { randomInt } from "node:crypto";
+import { randomBytes, randomInt } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { Packr } from "msgpackr";
 import type { Logger } from "pino";
@@ -36,9 +36,11 @@ import { RaftCore, type RaftStatus } from "../raft/core.ts";
 import {
   type ConfChange,
   ConfChangeType,
+  type ConfState,
   type Entry,
   type HardState,
   type Message,
+  MessageType,
   type NodeId,
   type Snapshot,
   type SoftState,
@@ -148,6 +150,10 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
   private readonly reads: ReadIndexBatcher;
   private leaderWaiters: (() => void)[] = [];
   private appliedIndex: number;
+  /** Term of the entry at appliedIndex (or of the restored snapshot), tracked here: Raft's log may have moved past it. */
+  private appliedTerm = 0;
+  /** Voters and learners as of appliedIndex (the configuration a snapshot of the applied state records). */
+  private appliedConf: ConfState = { voters: [], learners: [] };
   private snapshotIndex: number;
   private seq = Date.now() * 1000;
   private softState: SoftState = { leader: "", role: "follower" };
@@ -188,6 +194,7 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
       },
       READ_INDEX_RETRY_MS,
       REQUEST_TIMEOUT_MS,
+      randomBytes(8),
     );
   }
 
@@ -807,7 +814,7 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
         // A leader may send appends before its own entries are on disk (Raft thesis §10.2.1,
         // etcd raft.go): it counts itself in the quorum only once advance() says they are stable.
         const sendFirst = this.softState.role === "leader";
-        if (sendFirst && rd.messages.length > 0) this.transport?.send(rd.messages);
+        if (sendFirst && rd.messages.length > 0) this.transport?.send(this.withCurrentSnapshots(rd.messages));
         if (rd.snapshot) {
           await this.opts.storage.saveSnapshot(rd.snapshot);
           this.restoreSnapshot(rd.snapshot);
@@ -870,6 +877,7 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
 
   private applyEntry(entry: Entry): void {
     this.appliedIndex = entry.index;
+    this.appliedTerm = entry.term;
     const out = this.state.apply(entry);
     if (out.kind === "noop") {
       this.maybePromoteLessor(out.term);
@@ -912,7 +920,7 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
    * transport's peers follow.
    */
   private onConfChange(cc: ConfChange, index: number): void {
-    this.raft.applyConfChange(cc);
+    this.appliedConf = this.raft.applyConfChange(cc);
     this.updatePeers();
     this.opts.logger.info({ change: cc.type, member: cc.nodeId, index }, "applied membership change");
     this.maybeCampaignAlone();
@@ -952,15 +960,34 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
     this.wakeLeaseWaiters();
     this.updatePeers();
     this.appliedIndex = snapshot.metadata.index;
+    this.appliedTerm = snapshot.metadata.term;
+    this.appliedConf = snapshot.metadata.confState;
     this.snapshotIndex = snapshot.metadata.index;
+  }
+
+  /**
+   * A follower that needs a snapshot gets one of the state applied now, not the stored one: the
+   * stored snapshot may predate the follower's own addition to the cluster, and a member refuses a
+   * snapshot whose configuration lacks it (etcd sends the current state the same way,
+   * createMergedSnapshotMessage).
+   */
+  private withCurrentSnapshots(messages: Message[]): Message[] {
+    if (!messages.some((m) => m.type === MessageType.Snap)) return messages;
+    const snapshot: Snapshot = {
+      metadata: { index: this.appliedIndex, term: this.appliedTerm, confState: this.appliedConf },
+      data: this.state.snapshot(),
+    };
+    return messages.map((m) => (m.type === MessageType.Snap ? { ...m, snapshot } : m));
   }
 
   /** Takes a snapshot every `snapshotCount` applied entries and lets Raft and storage drop old entries. */
   private async maybeSnapshot(): Promise<void> {
     if (this.appliedIndex - this.snapshotIndex < this.opts.snapshotCount) return;
-    const status = this.raft.status();
+    // A leader's snapshot received while the last Ready was written moved Raft's log past the
+    // applied state: it is applied with the next Ready; snapshot after that.
+    if (this.raft.status().firstIndex > this.appliedIndex + 1) return;
     const snapshot: Snapshot = {
-      metadata: { index: this.appliedIndex, term: status.appliedTerm, confState: status.confState },
+      metadata: { index: this.appliedIndex, term: this.appliedTerm, confState: this.appliedConf },
       data: this.state.snapshot(),
     };
     await this.opts.storage.saveSnapshot(snapshot);

@@ -7,6 +7,7 @@
  * reads) and fails with CairnError("timeout") after `timeoutMs`.
  */
 import type { ReadState } from "../raft/types.ts";
+import { assert } from "../util/assert.ts";
 import { CairnError } from "../util/errors.ts";
 
 interface Reader {
@@ -35,12 +36,22 @@ export class ReadIndexBatcher {
   private next: Reader[] = [];
   private inFlight: Round | null = null;
   private counter = 0n;
+  /** First 8 bytes of every context: unique to this batcher (this member and process). */
+  private readonly contextPrefix: Uint8Array;
 
+  /**
+   * @param contextPrefix 8 bytes that no other member or restart of this one uses (the node passes
+   *   random bytes), so a ReadState answering another member's request never matches a round here
+   */
   constructor(
     private readonly host: ReadIndexHost,
     private readonly retryMs: number,
     private readonly timeoutMs: number,
-  ) {}
+    contextPrefix: Uint8Array,
+  ) {
+    assert(contextPrefix.length === 8, "read index context prefix must be 8 bytes");
+    this.contextPrefix = contextPrefix;
+  }
 
   /** Resolves when a linearizable read may be served from local state. @throws CairnError timeout | no_leader */
   barrier(): Promise<void> {
@@ -72,8 +83,9 @@ export class ReadIndexBatcher {
 
   private startRound(): void {
     if (this.next.length === 0) return;
-    const ctx = new Uint8Array(8);
-    new DataView(ctx.buffer).setBigUint64(0, ++this.counter);
+    const ctx = new Uint8Array(16);
+    ctx.set(this.contextPrefix, 0);
+    new DataView(ctx.buffer).setBigUint64(8, ++this.counter);
     const round: Round = {
       ctx,
       key: Buffer.from(ctx).toString("hex"),

@@ -209,14 +209,18 @@ export class FileStorage implements RaftStorage {
       const first = entries[0];
       await this.#io(async () => {
         const records: WalRecord[] = [];
+        let mustSync = sync;
         if (this.wal.needsRollover) {
           await this.wal.rollover(first?.index ?? lastIndexOf(view) + 1);
           if (hardState === null && this.hardState !== null)
             records.push({ kind: "hardState", hardState: this.hardState });
+          // The new segment's first hard state must be durable before a compaction may delete the
+          // older segments holding the previous one (else the term and vote could be lost).
+          mustSync = true;
         }
         for (const entry of entries) records.push({ kind: "entry", entry });
         if (hardState !== null) records.push({ kind: "hardState", hardState });
-        await this.wal.write(records, sync);
+        await this.wal.write(records, mustSync);
       });
       this.#opened = null;
       if (first !== undefined) {

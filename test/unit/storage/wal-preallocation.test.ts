@@ -126,3 +126,22 @@ describe("endOfData", () => {
     expect(endOfData(buf)).toBe(200_000);
   });
 });
+
+describe("a rollover makes the new segment's hard state durable (found by the KV simulation)", () => {
+  it("a commit-only hard state that rolls over is written to the new segment, not held in memory", async () => {
+    const s = await d.open({ segmentBytes: 200 });
+    let i = 1;
+    while ((await d.segments()).length === 1) {
+      await s.append(hs(1, i - 1), [entry(i, 1, 64)]);
+      i++;
+    }
+    // Fill the new segment too, so the next append rolls over again.
+    const before = (await d.segments()).length;
+    for (let k = 0; k < 3; k++, i++) await s.append(null, [entry(i, 1, 64)]);
+    await s.append(hs(2, i - 1), [], false);
+    const segs = await d.segments();
+    expect(segs.length).toBeGreaterThan(before);
+    // On disk already (a compaction may now delete the older segments that held the last hard state).
+    expect(await fileSize(segs.at(-1)!)).toBeGreaterThan(0);
+  });
+});
