@@ -23,6 +23,11 @@ export interface ProbeOptions {
   maxDurationMs: number;
   /** Checked before each send: true ends the run. */
   stop?: () => boolean;
+  /**
+   * Awaited after each answered put, inside its in-flight slot (with maxInFlight 1 the next put
+   * waits for it), with the put's revision and send time ({@link nowMs}); a throw counts as an error.
+   */
+  afterEach?: (revision: number, sentMs: number) => Promise<void>;
 }
 
 /** What a probe run did. */
@@ -61,6 +66,7 @@ export async function runProbes(endpoint: Endpoint, opts: ProbeOptions): Promise
       JSON.stringify({ key: keyBase64, value: Buffer.from(JSON.stringify(value)).toString("base64") }),
     );
     const t0 = performance.now();
+    let ackMs = 0;
     let kind: string | null = null;
     try {
       const a = await postJson(endpoint, "/v3/kv/put", body, opts.requestTimeoutMs);
@@ -68,14 +74,18 @@ export async function runProbes(endpoint: Endpoint, opts: ProbeOptions): Promise
       else {
         const rev = Number((JSON.parse(a.body) as { header?: { revision?: string } }).header?.revision);
         if (!Number.isSafeInteger(rev)) kind = "put answer without header.revision";
-        else r.lastRevision = Math.max(r.lastRevision, rev);
+        else {
+          r.lastRevision = Math.max(r.lastRevision, rev);
+          ackMs = performance.now() - t0;
+          await opts.afterEach?.(rev, value.t);
+        }
       }
     } catch (err) {
-      kind = (err as { code?: string }).code ?? String(err);
+      kind = (err as { code?: string }).code ?? (err instanceof Error ? err.message : String(err));
     }
     if (kind === null) {
       r.ok++;
-      r.ack.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
+      r.ack.recordValue(Math.max(1, Math.round(ackMs * 1000)));
     } else {
       r.errors++;
       r.errorKinds[kind] = (r.errorKinds[kind] ?? 0) + 1;

@@ -9,9 +9,10 @@
  *  1. start the member(s) (bench/cairn-cluster.ts) and write the load's 256 keys once;
  *  2. memory: member RSS settled, open W watchers from K watcher processes (bench/watch-client.ts),
  *     wait until every one got its `created` event, RSS settled again: (after − before) / W;
- *  3. put → event latency, paced: P probe puts one every --paced-interval-ms (the fan-out of one
- *     put normally completes before the next), then fast: P more every --fast-interval-ms with up
- *     to --fast-in-flight outstanding; after each, wait until every watcher has the last revision;
+ *  3. put → event latency, paced: P probe puts one every --paced-interval-ms, in lockstep (a put
+ *     is sent only once every watcher has the previous one, so each fan-out is measured alone),
+ *     then fast: P more every --fast-interval-ms with up to --fast-in-flight outstanding (events
+ *     queue); after each, wait until the revision stops moving and every watcher has it;
  *  4. put throughput with the watchers attached: bench/load.ts's closed-loop put level
  *     (--put-clients, --duration-ms) while the watchers receive every event, plus a probe put every
  *     --probe-interval-ms for the latency under load; then the time until every watcher caught up;
@@ -204,7 +205,11 @@ class WatcherProcs {
     timeoutMs: number,
   ): Promise<Extract<ChildMessage, { type: T }>[]> {
     const answers = this.children.map((c) => waitFor(c, type, timeoutMs));
-    for (const [i, c] of this.children.entries()) c.send(make(i));
+    for (const [i, c] of this.children.entries()) {
+      // With a callback, a closed channel is reported there (waitFor then rejects on the exit).
+      if (c.connected)
+        c.send(make(i), (err) => err && process.stderr.write(`watcher process ${c.pid}: ${err.message}\n`));
+    }
     return Promise.all(answers);
   }
 
@@ -221,6 +226,10 @@ function waitFor<T extends ChildMessage["type"]>(
   timeoutMs: number,
 ): Promise<Extract<ChildMessage, { type: T }>> {
   return new Promise((resolve, reject) => {
+    if (!c.connected || c.exitCode !== null || c.signalCode !== null) {
+      reject(new Error(`watcher process ${c.pid} is gone (waiting for "${type}")`));
+      return;
+    }
     const done = () => {
       clearTimeout(timer);
       c.off("message", onMessage);
@@ -290,6 +299,16 @@ interface PhaseRow {
   behind: number;
   /** From the last put's answer until every watcher had its revision (ms). */
   drainMs: number;
+  /** Lockstep phase: from a put's send until the last watcher had it, p50 and max over the puts (ms). */
+  fanoutP50Ms: number;
+  fanoutMaxMs: number;
+  /** Revision at the end of the phase (after the drain). */
+  lastRevision: number;
+  /**
+   * Throughput phases: revisions the member applied from the phase start until the drain, per second
+   * of load (warm-up + measured); counts puts whose client timed out but that were applied anyway.
+   */
+  revisionsPerSecond: number;
   memberCpuPercent: number;
   watcherProcsCpuPercent: number;
   memberRssBytes: number;
@@ -318,6 +337,10 @@ function emptyRow(phase: string, watchers: number): PhaseRow {
     cancelled: 0,
     behind: 0,
     drainMs: Number.NaN,
+    fanoutP50Ms: Number.NaN,
+    fanoutMaxMs: Number.NaN,
+    lastRevision: 0,
+    revisionsPerSecond: Number.NaN,
     memberCpuPercent: Number.NaN,
     watcherProcsCpuPercent: Number.NaN,
     memberRssBytes: Number.NaN,
@@ -349,37 +372,75 @@ interface Run {
   drainId: number;
 }
 
-/**
- * Waits until every open watcher has `revision` (the phase's last); fills the drain figures into
- * `row`: the catch-up time runs from `putsDoneMs` (when the last put was answered, {@link nowMs})
- * to the arrival of the last event at the last watcher (0 if every watcher had it before).
- */
-async function drain(run: Run, revision: number, putsDoneMs: number, row: PhaseRow): Promise<void> {
-  if (!run.procs) return;
+/** Asks every watcher process to answer once its open watchers have `revision` (or at the timeout). */
+async function askDrain(run: Run, procs: WatcherProcs, revision: number, timeoutMs: number) {
   const id = ++run.drainId;
-  const answers = await run.procs.ask(
-    () => ({ type: "drain", id, revision, timeoutMs: run.o.drainTimeoutMs }),
+  const answers = await procs.ask(
+    () => ({ type: "drain", id, revision, timeoutMs }),
     "drained",
-    run.o.drainTimeoutMs + 10_000,
+    timeoutMs + 10_000,
   );
-  row.drainMs = Math.max(0, Math.max(...answers.map((a) => a.lastEventMs)) - putsDoneMs);
-  row.behind = answers.reduce((s, a) => s + a.behind, 0);
-  row.expectedEvents = run.open * (revision - run.revision);
-  run.open = answers.reduce((s, a) => s + a.open, 0);
-  run.revision = revision;
+  return {
+    behind: answers.reduce((s, a) => s + a.behind, 0),
+    open: answers.reduce((s, a) => s + a.open, 0),
+    lastEventMs: Math.max(...answers.map((a) => a.lastEventMs)),
+  };
 }
 
-/** A latency phase: probe puts only, then the drain. */
+/**
+ * Ends a phase: waits until every open watcher has `revision` (the phase's last put), then, while
+ * the member's revision still moves (puts the client gave up on are applied late), until they have
+ * that too, so no revision of this phase leaks into the next. Fills the drain figures into `row`:
+ * the catch-up time runs from `putsDoneMs` (the last put's answer, {@link nowMs}) to the arrival
+ * of the last event at the last watcher (0 if every watcher had it before).
+ */
+async function drain(run: Run, revision: number, putsDoneMs: number, row: PhaseRow): Promise<void> {
+  const procs = run.procs;
+  let target = Math.max(revision, await revisionOf(run.putUrl));
+  if (!procs) {
+    run.revision = target;
+    return;
+  }
+  const deadline = performance.now() + run.o.drainTimeoutMs;
+  for (;;) {
+    const d = await askDrain(run, procs, target, Math.max(1, deadline - performance.now()));
+    row.drainMs = Math.max(0, d.lastEventMs - putsDoneMs);
+    row.behind = d.behind;
+    row.expectedEvents = run.open * (target - run.revision);
+    if (d.behind > 0) {
+      run.open = d.open;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    const now = await revisionOf(run.putUrl);
+    if (now <= target || performance.now() > deadline) {
+      run.open = d.open;
+      break;
+    }
+    row.samples.push(`${now - target} revisions applied after the phase's last answered put (late puts)`);
+    target = now;
+  }
+  row.lastRevision = target;
+  run.revision = target;
+}
+
+/**
+ * A latency phase: probe puts only, then the drain. `lockstep`: each put waits until every watcher
+ * has the previous one (the fan-out is complete before the next put), and the time until the last
+ * watcher had it is recorded per put.
+ */
 async function probePhase(
   run: Run,
   name: string,
-  opts: { intervalMs: number; maxInFlight: number },
+  opts: { intervalMs: number; maxInFlight: number; lockstep: boolean },
 ): Promise<PhaseRow> {
   const row = emptyRow(name, run.open);
-  await run.procs?.phase(name);
+  const procs = run.procs;
+  await procs?.phase(name);
   const member = new CpuMeter([run.memberPid]);
-  const clients = new CpuMeter(run.procs?.pids ?? []);
+  const clients = new CpuMeter(procs?.pids ?? []);
   const e = openEndpoint(run.putUrl, opts.maxInFlight);
+  const fanout = newLatencyHistogram();
   let p: ProbeResult | undefined;
   try {
     p = await runProbes(e, {
@@ -387,14 +448,28 @@ async function probePhase(
       intervalMs: opts.intervalMs,
       maxInFlight: opts.maxInFlight,
       requestTimeoutMs: run.o.timeoutMs,
-      maxDurationMs: run.o.puts * opts.intervalMs + 60_000,
+      maxDurationMs: run.o.puts * opts.intervalMs + (opts.lockstep ? 5 * run.o.drainTimeoutMs : 60_000),
+      afterEach:
+        opts.lockstep && procs
+          ? async (revision, sentMs) => {
+              const d = await askDrain(run, procs, revision, run.o.drainTimeoutMs);
+              if (d.behind > 0)
+                throw new Error(`${d.behind} watchers without revision ${revision} after the timeout`);
+              fanout.recordValue(Math.max(1, Math.round((d.lastEventMs - sentMs) * 1000)));
+            }
+          : undefined,
     });
     const putsDoneMs = nowMs();
-    fillProbe(row, p);
+    fillProbe(row, p, run.o.puts);
     row.putsPerSecond = p.ok / (p.elapsedMs / 1000);
-    await drain(run, Math.max(p.lastRevision, await revisionOf(run.putUrl)), putsDoneMs, row);
+    if (fanout.totalCount > 0) {
+      row.fanoutP50Ms = ms(fanout, 50);
+      row.fanoutMaxMs = fanout.maxValue / 1000;
+    }
+    await drain(run, p.lastRevision, putsDoneMs, row);
   } finally {
     p?.ack.destroy();
+    fanout.destroy();
     closeEndpoint(e);
   }
   row.memberCpuPercent = member.percent();
@@ -403,7 +478,10 @@ async function probePhase(
   return row;
 }
 
-function fillProbe(row: PhaseRow, p: ProbeResult): void {
+function fillProbe(row: PhaseRow, p: ProbeResult, wanted?: number): void {
+  if (wanted !== undefined && p.sent < wanted) {
+    row.samples.push(`probe writer stopped at its time bound after ${p.sent} of ${wanted} puts`);
+  }
   row.puts += p.ok;
   row.putErrors += p.errors;
   row.putP50Ms = ms(p.ack, 50);
@@ -456,8 +534,9 @@ async function loadPhase(run: Run, name: string): Promise<{ row: PhaseRow; level
     row.putP50Ms = level.p50Ms;
     row.putP99Ms = level.p99Ms;
     for (const [k, n] of Object.entries(level.errorKinds)) row.samples.push(`${n}× load put: ${k}`);
-    if (run.procs) await drain(run, Math.max(p.lastRevision, await revisionOf(run.putUrl)), putsDoneMs, row);
-    else run.revision = await revisionOf(run.putUrl);
+    const firstRevision = run.revision;
+    await drain(run, p.lastRevision, putsDoneMs, row);
+    row.revisionsPerSecond = (run.revision - firstRevision) / ((run.o.warmupMs + level.elapsedMs) / 1000);
     return { row, level };
   } finally {
     p?.ack.destroy();
@@ -518,7 +597,7 @@ function printTable(rows: PhaseRow[]): void {
     table.push([
       r.phase,
       String(r.watchers),
-      r.puts > 0 ? `${r.puts}${r.putErrors ? ` +${r.putErrors} err !` : ""}` : "-",
+      r.puts + r.putErrors > 0 ? `${r.puts}${r.putErrors ? ` +${r.putErrors} err !` : ""}` : "-",
       fmt(r.putsPerSecond, 0),
       r.puts > 0 ? `${fmt(r.putP50Ms, 2)} / ${fmt(r.putP99Ms, 2)}` : "-",
       r.eventSamples > 0
@@ -614,7 +693,7 @@ async function main(): Promise<number> {
     `${run.open} of ${o.watchers} watchers got their created event in ${fmt(openMs / 1000, 1)} s` +
       (openFailed ? `; ${openFailed} FAILED: ${idle.samples.join("; ")}` : ""),
   );
-  const after = await settledRss(memberPid, { timeoutMs: 20_000 });
+  const after = await settledRss(memberPid, { timeoutMs: 30_000 });
   idle.memberCpuPercent = memberCpu.percent();
   idle.watcherProcsCpuPercent = clientsCpu.percent();
   idle.memberRssBytes = after.bytes;
@@ -644,17 +723,25 @@ async function main(): Promise<number> {
     }
   };
   let withWatchers: LevelResult | undefined;
-  const paced = `paced: 1 put / ${o.pacedIntervalMs} ms`;
+  const paced = `paced: 1 put / ${o.pacedIntervalMs} ms, lockstep`;
   const fast = `fast: 1 put / ${o.fastIntervalMs} ms`;
   const loadedName = `put load, ${o.putClients} clients + watchers`;
   try {
     (await attempt(paced, async () => {
       log(`${paced}: ${o.puts} probe puts...`);
-      rows.push(await probePhase(run, paced, { intervalMs: o.pacedIntervalMs, maxInFlight: 1 }));
+      rows.push(
+        await probePhase(run, paced, { intervalMs: o.pacedIntervalMs, maxInFlight: 1, lockstep: true }),
+      );
     })) &&
       (await attempt(fast, async () => {
         log(`${fast} (≤ ${o.fastInFlight} in flight): ${o.puts} probe puts...`);
-        rows.push(await probePhase(run, fast, { intervalMs: o.fastIntervalMs, maxInFlight: o.fastInFlight }));
+        rows.push(
+          await probePhase(run, fast, {
+            intervalMs: o.fastIntervalMs,
+            maxInFlight: o.fastInFlight,
+            lockstep: false,
+          }),
+        );
       })) &&
       (await attempt(loadedName, async () => {
         log(`put load with ${run.open} watchers: ${o.putClients} clients, ${o.durationMs} ms...`);
@@ -718,6 +805,21 @@ async function main(): Promise<number> {
       `the member's CPU fell below ${QUIET_CPU_PERCENT}% of a core ${fmt(quiet.elapsedMs / 1000, 1)} s after the ` +
       `watchers closed${quiet.quiet ? "" : " (NEVER, within --drain-timeout-ms)"}.\n`,
   );
+  for (const r of rows) {
+    if (Number.isFinite(r.fanoutP50Ms)) {
+      process.stdout.write(
+        `${r.phase}: each put waited for the previous one to reach every watcher; from send to the last ` +
+          `watcher: p50 ${fmt(r.fanoutP50Ms, 1)} ms, max ${fmt(r.fanoutMaxMs, 1)} ms.\n`,
+      );
+    }
+  }
+  const applied = rows.filter((r) => Number.isFinite(r.revisionsPerSecond));
+  if (applied.length > 0) {
+    process.stdout.write(
+      `Revisions the member applied per second of load, counting puts whose client timed out: ` +
+        `${applied.map((r) => `${r.phase}: ${fmt(r.revisionsPerSecond, 1)}`).join("; ")}.\n`,
+    );
+  }
   process.stdout.write(
     `Opening: ${run.open + openFailed > 0 ? `${idle.watchers} watchers got created in ${fmt(openMs / 1000, 1)} s` : "-"}` +
       `${openFailed ? `, ${openFailed} FAILED` : ""}. ` +

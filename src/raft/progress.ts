@@ -30,6 +30,8 @@ export class Progress {
   probeSent = false;
   /** Heard from the peer since the last CheckQuorum round (or since this term started). */
   recentActive = false;
+  /** Leader tick at which the peer was last heard from (or this progress was created by a leader). */
+  lastActiveTick = 0;
   readonly inflights: Inflights;
 
   /**

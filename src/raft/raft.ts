@@ -81,6 +81,8 @@ export class Raft {
   private pendingReadIndex: Message[] = [];
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
+  /** Ticks since this member started (the leader's clock for CheckQuorum). */
+  private ticks = 0;
   private randomizedElectionTimeout = 0;
   private readonly electionTick: number;
   private readonly heartbeatTick: number;
@@ -161,6 +163,7 @@ export class Raft {
 
   /** One tick of logical time: election timer on followers/candidates, heartbeat timer on leaders. */
   tick(): void {
+    this.ticks++;
     if (this.role === "leader") this.tickHeartbeat();
     else this.tickElection();
   }
@@ -176,6 +179,16 @@ export class Raft {
   private tickHeartbeat(): void {
     this.heartbeatElapsed++;
     this.electionElapsed++;
+    if (this.checkQuorum && !this.tracker.quorumActiveSince(this.id, this.ticks - this.electionTick)) {
+      // Thesis §6.2: a leader that has not heard from a quorum for an election timeout steps down,
+      // so it stops serving linearizable reads within one election timeout of losing its quorum.
+      this.logger.warn(
+        { id: this.id, term: this.term },
+        "raft: no quorum heard within an election timeout, stepping down (CheckQuorum)",
+      );
+      this.becomeFollower(this.term, "");
+      return;
+    }
     if (this.electionElapsed >= this.electionTick) {
       this.electionElapsed = 0;
       if (this.checkQuorum) this.checkQuorumActive();
@@ -254,6 +267,8 @@ export class Raft {
     assert(self !== undefined, "raft: leader without own progress");
     self.becomeReplicate();
     self.recentActive = true;
+    // Every follower gets one election timeout from now to answer before CheckQuorum counts it.
+    for (const pr of this.tracker.progress.values()) pr.lastActiveTick = this.ticks;
     // §5.4.2 / thesis §6.4: a leader commits an entry of its own term at the start of its term.
     this.appendEntries([{ type: EntryType.Normal, data: new Uint8Array(0) }]);
     // No membership change until that entry (and any earlier change) is applied: this is the fix
@@ -549,6 +564,7 @@ export class Raft {
 
   private handleAppResp(m: Message, pr: Progress): void {
     pr.recentActive = true;
+    pr.lastActiveTick = this.ticks;
     if (m.reject) {
       // Fast back-off (§5.3 end; etcd findConflictByTerm): skip the follower's conflicting term.
       let nextProbe = m.rejectHint;
@@ -622,7 +638,7 @@ export class Raft {
    */
   applyConfChange(cc: ConfChange): ConfState {
     const conf = applyToConfState(this.tracker.conf(), cc);
-    this.tracker.applyConf(conf, this.log.lastIndex() + 1);
+    this.tracker.applyConf(conf, this.log.lastIndex() + 1, this.ticks);
     this.logger.info(
       { id: this.id, change: cc.type, member: cc.nodeId, conf },
       "raft: applied configuration change",
@@ -646,6 +662,7 @@ export class Raft {
 
   private handleHeartbeatResp(m: Message, pr: Progress): void {
     pr.recentActive = true;
+    pr.lastActiveTick = this.ticks;
     pr.probeSent = false;
     // The follower is alive: let one more MsgApp through even if all in flight were lost.
     if (pr.state === "replicate" && pr.inflights.full()) pr.inflights.freeFirstOne();

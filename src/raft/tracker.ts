@@ -75,7 +75,7 @@ export class ProgressTracker {
    * stay in the same role. A new member (or a promoted learner, whose match is kept) starts
    * probing at `nextIndex`; a removed member's progress and vote are dropped.
    */
-  applyConf(cs: ConfState, nextIndex: number): void {
+  applyConf(cs: ConfState, nextIndex: number, nowTick: number): void {
     this.confState = ProgressTracker.checked(cs);
     const old = new Map(this.progress);
     this.progress.clear();
@@ -87,7 +87,9 @@ export class ProgressTracker {
       }
       const pr = new Progress(Math.max(nextIndex, (prev?.match ?? 0) + 1), this.maxInflight, isLearner);
       if (prev) pr.maybeUpdate(prev.match);
-      pr.recentActive = true; // a member just added gets one election timeout before CheckQuorum counts it
+      // A member just added gets one election timeout before CheckQuorum counts it.
+      pr.recentActive = true;
+      pr.lastActiveTick = nowTick;
       this.progress.set(id, pr);
     };
     for (const id of this.confState.voters) place(id, false);
@@ -139,8 +141,19 @@ export class ProgressTracker {
   }
 
   /**
-   * CheckQuorum: true when a quorum of voters (counting `selfId`) was recently active.
+   * CheckQuorum per tick: true when a quorum of voters (counting `selfId`) was heard from at or
+   * after tick `sinceTick`.
    */
+  quorumActiveSince(selfId: NodeId, sinceTick: number): boolean {
+    const active = new Map<NodeId, boolean>();
+    for (const id of this.confState.voters) {
+      const pr = this.progress.get(id);
+      active.set(id, id === selfId || (pr !== undefined && pr.lastActiveTick >= sinceTick));
+    }
+    return voteResult(this.confState.voters, active) === "won";
+  }
+
+  /** CheckQuorum per election timeout: true when a quorum of voters (counting `selfId`) was recently active. */
   quorumActive(selfId: NodeId): boolean {
     const active = new Map<NodeId, boolean>();
     for (const id of this.confState.voters) {

@@ -59,8 +59,11 @@ export async function startServer(config: ServeConfig, logger?: Logger): Promise
     );
     const tls = { certPem: certPem!, keyPem: keyPem!, caPem: caPem! };
     const identity = await resolveIdentity(config, storage, tls);
+    // A joining member reaches the members the running cluster listed (ids given by the cluster,
+    // not derived from --initial-cluster); others start from the flags, then follow the log.
+    const known = identity.members ?? config.members;
     const peers = new Map(
-      config.members.filter((m) => m.id !== identity.memberId).map((m) => [m.id, m.peerUrls] as const),
+      known.filter((m) => m.id !== identity.memberId).map((m) => [m.id, m.peerUrls] as const),
     );
     transport = createHttp2Transport({
       clusterId: identity.clusterId,
@@ -153,6 +156,8 @@ interface Identity {
   clusterId: string;
   memberId: string;
   joining: boolean;
+  /** For a joining member: the running cluster's members as a peer reported them. */
+  members?: { id: string; peerUrls: string[] }[];
 }
 
 /**
@@ -208,7 +213,7 @@ async function resolveIdentity(
 async function findSelfInRunningCluster(
   config: ServeConfig,
   tls: PeerTlsConfig,
-): Promise<{ clusterId: string; memberId: string }> {
+): Promise<{ clusterId: string; memberId: string; members: { id: string; peerUrls: string[] }[] }> {
   const own = new Set(config.initialAdvertisePeerUrls);
   const urls = config.members.flatMap((m) => m.peerUrls).filter((u) => !own.has(u));
   const inFlight = new Set<http2.ClientHttp2Session>();
@@ -238,7 +243,7 @@ async function findSelfInRunningCluster(
         `Add this member first: cairn member add ${config.name} --peer-urls ${[...own].join(",")}`,
     );
   }
-  return { clusterId: info.clusterId, memberId: self.id };
+  return { clusterId: info.clusterId, memberId: self.id, members: info.members };
 }
 
 /** A peer that answers with another cluster id means the flags point at another cluster: refuse. */

@@ -73,7 +73,9 @@ describe("KV simulation invariants reject violations", () => {
   it("a committed index applied with another entry (State Machine Safety, §5.4.3)", () => {
     const c = new SafetyChecker({ nowMs: 5 });
     c.onApply(fakeNode(1, 2, "follower"), entry(1, 2, "a"));
-    expect(() => c.onApply(fakeNode(2, 2, "follower"), entry(1, 2, "b"))).toThrow(/applied \(index 1, term 2\)/);
+    expect(() => c.onApply(fakeNode(2, 2, "follower"), entry(1, 2, "b"))).toThrow(
+      /applied \(index 1, term 2\)/,
+    );
   });
 
   it("a committed entry overwritten by a later term (Leader Completeness, §5.4)", () => {

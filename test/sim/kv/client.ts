@@ -12,7 +12,13 @@
  * proposing, refused connection, a command the store rejected) → `fail`; a timeout, a lost
  * leadership or no answer before the call's deadline → `unknown`.
  */
-import type { DeleteRangeResponse, PutResponse, RangeResponse, TxnRequest, TxnResponse } from "../../../src/mvcc/types.ts";
+import type {
+  DeleteRangeResponse,
+  PutResponse,
+  RangeResponse,
+  TxnRequest,
+  TxnResponse,
+} from "../../../src/mvcc/types.ts";
 import type { HistoryRecorder } from "../../lincheck/history.ts";
 import type { KvInput, KvOutput } from "../../lincheck/kv-model.ts";
 import type { Rng } from "../rng.ts";
@@ -220,8 +226,12 @@ export class SimClient {
     if (output === null) return;
     if (input.op === "get") this.lastSeen.set(input.key, (output as { value: string | null }).value);
     else if (input.op === "put") this.lastSeen.set(input.key, input.value);
-    else if (input.op === "cas" && (output as { succeeded: boolean }).succeeded) this.lastSeen.set(input.key, input.value);
-    else if (input.op === "delete" || (input.op === "casDelete" && (output as { succeeded: boolean }).succeeded))
+    else if (input.op === "cas" && (output as { succeeded: boolean }).succeeded)
+      this.lastSeen.set(input.key, input.value);
+    else if (
+      input.op === "delete" ||
+      (input.op === "casDelete" && (output as { succeeded: boolean }).succeeded)
+    )
       this.lastSeen.set(input.key, null);
   }
 }

@@ -60,7 +60,7 @@ export class KvCluster implements ClientHost, NemesisHost {
     this.hooks = {
       sched: this.sched,
       trace: this.trace,
-      send: (from, msgs) => this.send(from, msgs),
+      send: (_from, msgs) => this.send(msgs),
       onPersist: (n, entries) => this.safety.onPersist(n, entries),
       onApply: (n, e) => this.safety.onApply(n, e),
       onStateDigest: (n, index, digest) => this.safety.onStateDigest(n, index, digest),
@@ -132,7 +132,7 @@ export class KvCluster implements ClientHost, NemesisHost {
 
   // ---- transport ------------------------------------------------------------------------------
 
-  private send(from: KvNode, msgs: Message[]): void {
+  private send(msgs: Message[]): void {
     for (const m of msgs) this.net.send(m, (msg, outcome) => this.deliver(msg, outcome));
   }
 
@@ -147,7 +147,14 @@ export class KvCluster implements ClientHost, NemesisHost {
       from?.stopRemoved("a peer refused it as removed (410)");
       return;
     }
-    this.trace.add(ok ? "msg" : outcome === "dropped" ? "drop" : "lost", msg.type, label(msg.from), label(msg.to), msg.term, msg.index);
+    this.trace.add(
+      ok ? "msg" : outcome === "dropped" ? "drop" : "lost",
+      msg.type,
+      label(msg.from),
+      label(msg.to),
+      msg.term,
+      msg.index,
+    );
     if (ok) {
       if (msg.type === MessageType.Snap) this.stats.snapshotsSent++;
       to!.step(msg);
@@ -175,7 +182,11 @@ export class KvCluster implements ClientHost, NemesisHost {
     // Leadership changes for the trace and the stats (from soft states: no status() per event).
     let lead: KvNode | undefined;
     for (const n of this.nodes.values()) {
-      if (n.up && n.softState.role === "leader" && (!lead || n.durableHardState.term > lead.durableHardState.term))
+      if (
+        n.up &&
+        n.softState.role === "leader" &&
+        (!lead || n.durableHardState.term > lead.durableHardState.term)
+      )
         lead = n;
     }
     if (lead && lead.id !== this.lastLeader) {
@@ -199,18 +210,19 @@ export class KvCluster implements ClientHost, NemesisHost {
   }
 
   /**
-   * True when one leader is known to every member of its table (but `except`), every such member
-   * is up, has applied everything the leader has and has nothing left to do.
+   * True when one leader, not handing leadership over, is known to every member of its table (but
+   * `except`), every such member is up, has applied everything the leader has and has nothing left
+   * to do.
    */
   converged(except: ReadonlySet<NodeId> = new Set()): boolean {
     const lead = this.leader();
-    if (!lead) return false;
+    if (lead === undefined || lead.core.leadTransferee !== "") return false;
     const ls = lead.core.status();
     if (ls.commit !== ls.lastIndex) return false;
     for (const id of this.memberIds()) {
       if (except.has(id)) continue;
       const n = this.nodes.get(id);
-      if (!n || !n.up) return false;
+      if (!n?.up) return false;
       const st = n.core.status();
       if (st.leader !== lead.id || st.term !== ls.term || n.appliedIndex !== ls.commit || n.core.hasReady())
         return false;

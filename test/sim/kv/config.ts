@@ -4,8 +4,9 @@
  * 10 ms (real heartbeat 100 ms), the election timeout 10 ticks (real 1 s); the timeouts of the
  * real node (src/util/limits.ts, src/server/node.ts) are scaled the same way in {@link TIMING}.
  */
-import type { TearPolicy } from "./disk.ts";
+
 import { Rng } from "../rng.ts";
+import type { TearPolicy } from "./disk.ts";
 
 /** Timeouts of a simulated member, in simulated ms (real value / 10). */
 export const TIMING = {
@@ -107,7 +108,14 @@ const MIXES: { weight: number; mix: FaultMix }[] = [
   { weight: 40, mix: { name: "all", ...ALL_FAULTS } },
   {
     weight: 15,
-    mix: { name: "network", ...ALL_FAULTS, crashes: false, membership: false, transfers: false, faultEveryMs: 50 },
+    mix: {
+      name: "network",
+      ...ALL_FAULTS,
+      crashes: false,
+      membership: false,
+      transfers: false,
+      faultEveryMs: 50,
+    },
   },
   {
     weight: 15,

@@ -12,7 +12,13 @@ const SEEDS = [1, 2, 7, 9, 25, 57];
 function outcome(seed: number, bug?: "localReads"): string {
   try {
     const r = runSeed(seed, bug ? { overrides: { bug } } : {});
-    return JSON.stringify({ digest: r.traceDigest, ops: r.ops, index: r.finalIndex, faults: r.nemesis, counts: r.counts });
+    return JSON.stringify({
+      digest: r.traceDigest,
+      ops: r.ops,
+      index: r.finalIndex,
+      faults: r.nemesis,
+      counts: r.counts,
+    });
   } catch (err) {
     if (!(err instanceof SimFailure)) throw err;
     return err.message;

@@ -38,9 +38,9 @@ function startOnly(steps: DiskStep[]): void {
   for (const s of steps) s.start();
 }
 
-function newDisk(segmentBytes = 1 << 20): { disk: SimDisk; clock: { nowMs: number } } {
+function newDisk(segmentBytes = 1 << 20, strict = true): { disk: SimDisk; clock: { nowMs: number } } {
   const clock = { nowMs: 0 };
-  const disk = new SimDisk(clock, segmentBytes, 1_000);
+  const disk = new SimDisk(clock, segmentBytes, 1_000, false, strict);
   disk.open();
   return { disk, clock };
 }
@@ -110,11 +110,27 @@ describe("simulated disk", () => {
     finish(disk.append(hs(3, 6, "a"), [], false)); // rolls over; the record stays in memory
     expect(disk.hasDurableHardState()).toBe(true);
     finish(
-      disk.saveSnapshot({ metadata: { index: 6, term: 3, confState: { voters: ["a"], learners: [] } }, data: new Uint8Array() }),
+      disk.saveSnapshot({
+        metadata: { index: 6, term: 3, confState: { voters: ["a"], learners: [] } },
+        data: new Uint8Array(),
+      }),
     );
     disk.compact(6);
     expect(disk.hasDurableHardState()).toBe(false);
     disk.crash(new Rng(1), KEEP_NOTHING);
     expect(disk.open().hardState).toBeNull();
+  });
+
+  it("can keep a new term's entries without their hard state (K5), unless it avoids that", () => {
+    const torn = (strict: boolean) => {
+      const { disk } = newDisk(1 << 20, strict);
+      finish(disk.append(hs(1, 2, "a"), entries(1, 2, 1), true));
+      startOnly(disk.append(hs(2, 2), entries(3, 4, 2), true));
+      disk.crash(new Rng(3), CORRUPT); // the hard state, last record of the write, is damaged
+      const s = disk.open();
+      return { term: s.hardState!.term, lastEntryTerm: s.entries.at(-1)!.term };
+    };
+    expect(torn(true)).toEqual({ term: 1, lastEntryTerm: 2 });
+    expect(torn(false)).toEqual({ term: 1, lastEntryTerm: 1 });
   });
 });

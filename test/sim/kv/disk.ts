@@ -20,13 +20,18 @@
  * after the other with a simulated latency, exactly as FileStorage serializes its calls.
  */
 import type { Entry, HardState, Snapshot } from "../../../src/raft/types.ts";
-import type { StoredLogView } from "../../../src/storage/rules.ts";
-import { checkAppend, checkCompact, checkSnapshot } from "../../../src/storage/rules.ts";
 import { assembleState } from "../../../src/storage/file/assemble.ts";
 import { TermRuns } from "../../../src/storage/file/term-runs.ts";
-import { checkFrame, encodeRecords, type WalRecord } from "../../../src/storage/file/wal-record.ts";
+import {
+  checkFrame,
+  decodePayload,
+  encodeRecords,
+  type WalRecord,
+} from "../../../src/storage/file/wal-record.ts";
 import { LogReplay } from "../../../src/storage/file/wal-replay.ts";
 import { findValidRecordFrom, scanSegment } from "../../../src/storage/file/wal-scan.ts";
+import type { StoredLogView } from "../../../src/storage/rules.ts";
+import { checkAppend, checkCompact, checkSnapshot } from "../../../src/storage/rules.ts";
 import { type PersistedState, StorageCorruptError } from "../../../src/storage/types.ts";
 import type { Rng } from "../rng.ts";
 
@@ -65,6 +70,8 @@ interface Segment {
 /** What crashes and recoveries did to the disk (for coverage assertions). */
 export interface DiskStats {
   tornTails: number;
+  /** Tears cut back to avoid known issue K5 (entries kept without the hard state written after them). */
+  k5Avoided: number;
   corruptTails: number;
   truncatedRecoveries: number;
   rollovers: number;
@@ -91,6 +98,7 @@ export class SimDisk {
   private snapRef: { index: number; term: number } | null = null;
   readonly stats: DiskStats = {
     tornTails: 0,
+    k5Avoided: 0,
     corruptTails: 0,
     truncatedRecoveries: 0,
     rollovers: 0,
@@ -103,12 +111,15 @@ export class SimDisk {
    * @param segmentBytes WAL segment size that triggers a rollover
    * @param writebackMs dirty bytes older than this are on disk at a crash (the OS flushed them)
    * @param fsyncIsNoop broken-disk variant for the sanity tests: fsync returns without making anything durable
+   * @param strict tear anywhere; otherwise never keep a write's entries without its hard state when
+   *   that would trigger known issue K5 (known-issues.ts)
    */
   constructor(
     private readonly clock: { nowMs: number },
     private readonly segmentBytes: number,
     private readonly writebackMs: number,
     private readonly fsyncIsNoop = false,
+    private readonly strict = true,
   ) {}
 
   // ---- recovery ---------------------------------------------------------------------------
@@ -162,7 +173,9 @@ export class SimDisk {
     this.terms = new TermRuns();
     for (const e of replay.entries) this.terms.push(e.index, e.term);
     this.hardState = replay.hardState;
-    this.snapRef = this.snapshot ? { index: this.snapshot.metadata.index, term: this.snapshot.metadata.term } : null;
+    this.snapRef = this.snapshot
+      ? { index: this.snapshot.metadata.index, term: this.snapshot.metadata.term }
+      : null;
     return state;
   }
 
@@ -290,8 +303,9 @@ export class SimDisk {
         seg.buf.fill(0, seg.durable, seg.len);
         seg.len = seg.durable;
       }
-      seg.durable = seg.len;
     }
+    if (!this.strict) this.avoidK5();
+    for (const seg of this.segments) seg.durable = seg.len;
     this.unsynced = [];
     this.unsyncedBytes = 0;
     this.terms = new TermRuns();
@@ -312,6 +326,36 @@ export class SimDisk {
       if (scan.records.some((r) => r.kind === "hardState")) return true;
     }
     return false;
+  }
+
+  /**
+   * Known issue K5: recovery that ends with an entry whose term is above the last hard state's
+   * term cannot restart (RaftCore: "term below last log term"). While that is what the kept bytes
+   * would give, drops the last kept record that was not durable.
+   */
+  private avoidK5(): void {
+    for (;;) {
+      let hsTerm = 0;
+      let lastEntryTerm = 0;
+      let last: { seg: Segment; start: number } | null = null;
+      for (const seg of this.segments) {
+        const buf = seg.buf.subarray(0, seg.len);
+        for (let at = 0; at < seg.len; ) {
+          const f = checkFrame(buf, at);
+          if (!f.ok) break;
+          const r = decodePayload(buf, f.payloadStart, f.end);
+          if (r.kind === "hardState") hsTerm = r.hardState.term;
+          else if (r.kind === "entry") lastEntryTerm = r.entry.term;
+          else lastEntryTerm = 0;
+          if (at >= seg.durable) last = { seg, start: at };
+          at = f.end;
+        }
+      }
+      if (lastEntryTerm <= hsTerm || last === null) return;
+      last.seg.buf.fill(0, last.start, last.seg.len);
+      last.seg.len = last.start;
+      this.stats.k5Avoided++;
+    }
   }
 
   /** True while some written bytes are not durable yet (a crash now may tear them). */

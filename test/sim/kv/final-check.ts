@@ -50,19 +50,7 @@ export function settleAndCheck(c: KvCluster, keys: string[], maxSteps: number, s
       .filter((id) => !stuck.has(id))
       .map((id) => c.node(id)!);
 
-  let pending = 0;
-  const failed: string[] = [];
-  for (const node of members()) {
-    for (const key of keys) {
-      pending++;
-      callOnce(c, "final", node, { op: "get", key }, 3_000, (out) => {
-        pending--;
-        if (out === null) failed.push(`${node.name}/${key}`);
-      });
-    }
-  }
-  if (!c.runFor(10_000, () => pending === 0)) throw new LivenessFailure("final reads did not finish");
-  if (failed.length > 0) throw new LivenessFailure(`final reads failed after convergence: ${failed.join(" ")}`);
+  readEveryKey(c, members(), keys);
   converge(c, "after the final reads", strict, stuck);
 
   const finalIndex = c.safety.maxCommittedIndex;
@@ -72,7 +60,9 @@ export function settleAndCheck(c: KvCluster, keys: string[], maxSteps: number, s
     if (n.appliedIndex !== finalIndex)
       throw new SafetyViolation(`${n.name} applied ${n.appliedIndex} but ${finalIndex} is committed`);
     if (n.digest() !== ref.digest)
-      throw new SafetyViolation(`${n.name}'s final state differs from the replay of the committed log at ${finalIndex}`);
+      throw new SafetyViolation(
+        `${n.name}'s final state differs from the replay of the committed log at ${finalIndex}`,
+      );
   }
   checkAckedWrites(checked, c.acked, keys, ref.effects);
 
@@ -80,7 +70,9 @@ export function settleAndCheck(c: KvCluster, keys: string[], maxSteps: number, s
   if (lincheck.ok === false)
     throw new SafetyViolation(`history is not linearizable (key ${lincheck.key}):\n${lincheck.reason}`);
   if (lincheck.ok === "unknown")
-    throw new SafetyViolation(`linearizability check ran out of budget (key ${lincheck.key}): ${lincheck.reason}`);
+    throw new SafetyViolation(
+      `linearizability check ran out of budget (key ${lincheck.key}): ${lincheck.reason}`,
+    );
   return { members: checked.length, finalIndex, ackedWrites: c.acked.length, lincheck, knownIssues };
 }
 
@@ -89,6 +81,30 @@ export function settleAndCheck(c: KvCluster, keys: string[], maxSteps: number, s
  * matching K1 (known-issues.ts) for KNOWN_ISSUE_HOLD_MS are left out. Returns the ids left out.
  * @throws LivenessFailure
  */
+/** Attempts of one final read (a client retries a read that failed, e.g. during an election). */
+const FINAL_READ_ATTEMPTS = 5;
+
+/** Reads every key on every member through the linearizable path, retrying failures; all must succeed. */
+function readEveryKey(c: KvCluster, members: KvNode[], keys: string[]): void {
+  let pending = 0;
+  const failed: string[] = [];
+  const read = (node: KvNode, key: string, attempt: number) => {
+    pending++;
+    callOnce(c, "final", node, { op: "get", key }, 3_000, (out) => {
+      pending--;
+      if (out !== null) return;
+      if (attempt < FINAL_READ_ATTEMPTS) c.sched.after(50, () => read(node, key, attempt + 1));
+      else failed.push(`${node.name}/${key}`);
+    });
+  };
+  for (const node of members) for (const key of keys) read(node, key, 1);
+  if (!c.runFor(30_000, () => pending === 0)) throw new LivenessFailure("final reads did not finish");
+  if (failed.length > 0)
+    throw new LivenessFailure(
+      `final reads failed ${FINAL_READ_ATTEMPTS} times after convergence: ${failed.join(" ")}`,
+    );
+}
+
 function converge(c: KvCluster, when: string, strict: boolean, known: Set<string> = new Set()): Set<string> {
   let stuck = known;
   let stuckSinceMs = known.size > 0 ? c.sched.nowMs - KNOWN_ISSUE_HOLD_MS : -1;
@@ -110,7 +126,8 @@ function converge(c: KvCluster, when: string, strict: boolean, known: Set<string
     }
     return stuck.size > 0 && c.sched.nowMs - stuckSinceMs >= KNOWN_ISSUE_HOLD_MS && c.converged(stuck);
   };
-  if (!c.runFor(c.cfg.settleMs, done)) throw new LivenessFailure(`the cluster did not converge ${when}:\n${c.describe()}`);
+  if (!c.runFor(c.cfg.settleMs, done))
+    throw new LivenessFailure(`the cluster did not converge ${when}:\n${c.describe()}`);
   return stuck;
 }
 
@@ -134,7 +151,9 @@ function checkAckedWrites(
       const v = r.kvs[0] ? dec.decode(r.kvs[0].value) : null;
       const prev = finalValues.get(key);
       if (prev !== undefined && prev !== v)
-        throw new SafetyViolation(`final value of ${key} differs between members: ${prev} vs ${v} (${node.name})`);
+        throw new SafetyViolation(
+          `final value of ${key} differs between members: ${prev} vs ${v} (${node.name})`,
+        );
       finalValues.set(key, v);
     }
   }
@@ -142,7 +161,9 @@ function checkAckedWrites(
     if (w.value === null) continue;
     const at = indexOf.get(`${w.key}\u0000${w.value}`);
     if (at === undefined)
-      throw new SafetyViolation(`acknowledged write lost: ${w.key}=${w.value} (op ${w.opId}) was never committed`);
+      throw new SafetyViolation(
+        `acknowledged write lost: ${w.key}=${w.value} (op ${w.opId}) was never committed`,
+      );
     if (finalValues.get(w.key) !== w.value && (lastWrite.get(w.key) ?? 0) <= at) {
       throw new SafetyViolation(
         `acknowledged write lost: ${w.key}=${w.value} (op ${w.opId}, index ${at}) is not the final value ${finalValues.get(w.key)} and nothing later wrote ${w.key}`,

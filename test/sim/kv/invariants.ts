@@ -61,7 +61,9 @@ const PROPOSAL_HEADER_BYTES = 17;
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.byteLength !== b.byteLength) return false;
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(
+    Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+  );
 }
 
 /** The global record of what was committed, and the checks against it. */
@@ -108,7 +110,8 @@ export class SafetyChecker {
     this.termSeen.set(proc, st.term);
     if (st.role !== "leader") return;
     const prev = this.leaders.get(st.term);
-    if (prev !== undefined && prev !== node.id) this.fail(`two leaders in term ${st.term}: ${prev} and ${node.id} (§5.2)`);
+    if (prev !== undefined && prev !== node.id)
+      this.fail(`two leaders in term ${st.term}: ${prev} and ${node.id} (§5.2)`);
     this.leaders.set(st.term, node.id);
     if (st.term > this.maxLeaderTerm) this.maxLeaderTerm = st.term;
     const key = `${node.id}/${st.term}`;
@@ -119,7 +122,9 @@ export class SafetyChecker {
       const t = node.core.logTerm(i);
       const c = this.committed[i]!;
       if (t !== c.term)
-        this.fail(`leader ${node.name} of term ${st.term} has term ${t} at committed index ${i} (want ${c.term}, §5.4)`);
+        this.fail(
+          `leader ${node.name} of term ${st.term} has term ${t} at committed index ${i} (want ${c.term}, §5.4)`,
+        );
     }
   }
 
@@ -140,7 +145,8 @@ export class SafetyChecker {
     this.counts.applies++;
     const c = this.committed[e.index];
     if (c === undefined) {
-      if (e.index !== Math.max(this.committed.length, 1)) this.fail(`${node.name} applied ${e.index} past a gap`);
+      if (e.index !== Math.max(this.committed.length, 1))
+        this.fail(`${node.name} applied ${e.index} past a gap`);
       this.committed[e.index] = {
         term: e.term,
         type: e.type,
@@ -151,13 +157,16 @@ export class SafetyChecker {
       if (e.type === 0 && e.data.length >= PROPOSAL_HEADER_BYTES) {
         const key = Buffer.from(e.data.buffer, e.data.byteOffset, PROPOSAL_HEADER_BYTES).toString("hex");
         const first = this.proposalIndex.get(key);
-        if (first !== undefined) this.fail(`one proposal (${key}) committed twice: at ${first} and at ${e.index}`);
+        if (first !== undefined)
+          this.fail(`one proposal (${key}) committed twice: at ${first} and at ${e.index}`);
         this.proposalIndex.set(key, e.index);
       }
       return;
     }
     if (!this.same(c, e))
-      this.fail(`${node.name} applied (index ${e.index}, term ${e.term}) but ${c.by} applied (term ${c.term}) there`);
+      this.fail(
+        `${node.name} applied (index ${e.index}, term ${e.term}) but ${c.by} applied (term ${c.term}) there`,
+      );
   }
 
   /** The state of `node` at applied index `index` has `digest`: equal for every member. */
@@ -169,7 +178,9 @@ export class SafetyChecker {
     }
     this.counts.digestsCompared++;
     if (d.digest !== digest)
-      this.fail(`${node.name}'s state at applied index ${index} differs from ${d.by}'s (digest ${digest} vs ${d.digest})`);
+      this.fail(
+        `${node.name}'s state at applied index ${index} differs from ${d.by}'s (digest ${digest} vs ${d.digest})`,
+      );
   }
 
   /** What a restarted member recovered must agree with everything committed and durable before. */
@@ -179,22 +190,29 @@ export class SafetyChecker {
     const floor = this.durableFloor.get(node.id);
     if (floor) {
       const term = hs?.term ?? 0;
-      if (term < floor.term) this.fail(`${node.name} recovered term ${term} below its durable term ${floor.term}`);
+      if (term < floor.term)
+        this.fail(`${node.name} recovered term ${term} below its durable term ${floor.term}`);
       if (term === floor.term && floor.vote !== "" && hs?.vote !== floor.vote)
-        this.fail(`${node.name} recovered vote ${hs?.vote || "none"} in term ${term}, but had voted ${floor.vote} (§5.2)`);
+        this.fail(
+          `${node.name} recovered vote ${hs?.vote || "none"} in term ${term}, but had voted ${floor.vote} (§5.2)`,
+        );
     }
     const commit = hs?.commit ?? 0;
     for (const e of state.entries) {
       if (e.index > commit) break;
       const c = this.committed[e.index];
       if (c && !this.same(c, e))
-        this.fail(`${node.name} recovered (index ${e.index}, term ${e.term}) but committed there is term ${c.term}`);
+        this.fail(
+          `${node.name} recovered (index ${e.index}, term ${e.term}) but committed there is term ${c.term}`,
+        );
     }
     const snap = state.snapshot?.metadata;
     if (snap) {
       const c = this.committed[snap.index];
       if (c && c.term !== snap.term)
-        this.fail(`${node.name} recovered a snapshot at (index ${snap.index}, term ${snap.term}) but committed there is term ${c.term}`);
+        this.fail(
+          `${node.name} recovered a snapshot at (index ${snap.index}, term ${snap.term}) but committed there is term ${c.term}`,
+        );
     }
   }
 
@@ -216,7 +234,9 @@ export class SafetyChecker {
     if (min === undefined) this.fail(`${node.name} got a ReadState for unknown round ${ctxKey}`);
     this.counts.readsChecked++;
     if (index < min)
-      this.fail(`${node.name} got read index ${index} for round ${ctxKey}, but ${min} was committed when it started (§6.4)`);
+      this.fail(
+        `${node.name} got read index ${index} for round ${ctxKey}, but ${min} was committed when it started (§6.4)`,
+      );
   }
 
   private same(c: CommittedEntry, e: Entry): boolean {

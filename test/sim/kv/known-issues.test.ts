@@ -8,15 +8,19 @@ import { KNOWN_ISSUES } from "./known-issues.ts";
 import { runSeed, SimFailure } from "./run.ts";
 
 describe("known src/ issues found by the KV simulation", () => {
-  it.each(KNOWN_ISSUES)("$id reproduces on seed $seed in strict mode: $summary", (issue) => {
-    let failure: SimFailure | undefined;
-    try {
-      runSeed(issue.seed, { strict: true, overrides: issue.overrides ?? {} });
-    } catch (err) {
-      if (!(err instanceof SimFailure)) throw err;
-      failure = err;
-    }
-    expect(failure, `${issue.id} no longer reproduces on seed ${issue.seed}: fixed?`).toBeDefined();
-    expect(failure!.message).toMatch(issue.signature);
-  }, 120_000);
+  it.each(KNOWN_ISSUES)(
+    "$id reproduces on seed $seed in strict mode: $summary",
+    (issue) => {
+      let failure: SimFailure | undefined;
+      try {
+        runSeed(issue.seed, { strict: true, overrides: issue.overrides ?? {} });
+      } catch (err) {
+        if (!(err instanceof SimFailure)) throw err;
+        failure = err;
+      }
+      expect(failure, `${issue.id} no longer reproduces on seed ${issue.seed}: fixed?`).toBeDefined();
+      expect(failure!.message).toMatch(issue.signature);
+    },
+    120_000,
+  );
 });

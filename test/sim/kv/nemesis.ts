@@ -111,8 +111,7 @@ export class Nemesis {
       // Half of these crashes hit a member in the middle of a write, if any, to tear it.
       const writing = up.filter((n) => n.disk.hasUnsyncedBytes());
       this.crash(rng.pick(writing.length > 0 && rng.chance(0.5) ? writing : up));
-    }
-    else if (mix.crashes && r < 0.11 && lead) {
+    } else if (mix.crashes && r < 0.11 && lead) {
       this.stats.leaderCrashes++;
       this.crash(lead);
     } else if (r < 0.2 && down.length > 0) this.restart(rng.pick(down));
@@ -264,7 +263,12 @@ export class Nemesis {
       if (gen === this.confGen) this.confInFlight = false;
       if (a.ok) this.stats.confChangesApplied++;
       else this.stats.confChangesFailed++;
-      this.host.trace.add("member-done", type, label(member.id), a.ok ? "ok" : (a.error as { code?: string }).code ?? "error");
+      this.host.trace.add(
+        "member-done",
+        type,
+        label(member.id),
+        a.ok ? "ok" : ((a.error as { code?: string }).code ?? "error"),
+      );
     });
   }
 }

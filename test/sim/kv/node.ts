@@ -30,13 +30,14 @@ import {
 import { Membership } from "../../../src/server/membership.ts";
 import { bootstrapLog } from "../../../src/server/node.ts";
 import { decodeProposal, type Proposal, ProposalKind } from "../../../src/server/proposal.ts";
+import { crc32 } from "../../../src/storage/file/crc.ts";
 import type { PersistedState } from "../../../src/storage/types.ts";
 import { assert } from "../../../src/util/assert.ts";
 import { CairnError } from "../../../src/util/errors.ts";
-import { crc32 } from "../../../src/storage/file/crc.ts";
 import type { Rng } from "../rng.ts";
 import { type SimConfig, TIMING } from "./config.ts";
 import { type DiskStep, SimDisk } from "./disk.ts";
+import { processCtxPrefix } from "./read-index.ts";
 import { NodeRequests } from "./requests.ts";
 import type { Scheduler } from "./scheduler.ts";
 import type { Trace } from "./trace.ts";
@@ -87,6 +88,8 @@ export class KvNode {
   raftSnapshot: Snapshot | null = null;
   /** Snapshots skipped to avoid known issue K3. */
   k3Avoided = 0;
+  /** ReadStates meant for another process, over all processes of this member (known issue K4). */
+  private foreignReadAnswersBefore = 0;
   /** Set when Raft may have changed (a message, tick or disk step): the cluster re-checks this member. */
   dirty = false;
   /** Requests waiting on this process (replaced at every start). */
@@ -106,7 +109,13 @@ export class KvNode {
     readonly joining: boolean,
   ) {
     this.name = label(id);
-    this.disk = new SimDisk(hooks.sched, cfg.segmentBytes, cfg.writebackMs, cfg.bug === "fsyncIsNoop");
+    this.disk = new SimDisk(
+      hooks.sched,
+      cfg.segmentBytes,
+      cfg.writebackMs,
+      cfg.bug === "fsyncIsNoop",
+      cfg.strict,
+    );
     this.tickMs = TIMING.tickMs + rng.int(-1, 1);
   }
 
@@ -129,6 +138,7 @@ export class KvNode {
     this.busy = false;
     this.stopAfterReady = false;
     this.softState = { leader: "", role: "follower" };
+    this.foreignReadAnswersBefore = this.foreignReadAnswers;
     const node = this;
     this.requests = new NodeRequests({
       id: this.id,
@@ -145,6 +155,8 @@ export class KvNode {
       alive: () => this.up && this.incarnation === inc,
       onReadRoundStart: (key) => this.hooks.onReadRoundStart(this, key),
       onReadRoundAnswered: (key, index) => this.hooks.onReadRoundAnswered(this, key, index),
+      // Known issue K4: unless strict, contexts are unique per process (see read-index.ts).
+      readCtxPrefix: this.cfg.strict ? 0n : processCtxPrefix(Number.parseInt(this.id, 16), inc),
     });
     let persisted = this.disk.open();
     const isNew = !persisted.hardState && !persisted.snapshot && persisted.entries.length === 0;
@@ -184,7 +196,11 @@ export class KvNode {
     this.hooks.trace.add("start", this.name, inc, applied, persisted.entries.length);
     this.scheduleTick(inc);
     this.maybeCampaignAlone();
-    this.requests.publishAttributes({ memberId: this.id, name: this.name, clientUrls: [`http://${this.name}:2379`] });
+    this.requests.publishAttributes({
+      memberId: this.id,
+      name: this.name,
+      clientUrls: [`http://${this.name}:2379`],
+    });
   }
 
   /** The process dies: only the disk remains (with what a crash keeps of it). */
@@ -203,6 +219,11 @@ export class KvNode {
     this.requests.failAll(new CairnError("stopped", "the member is shutting down"));
     this.up = false;
     this.hooks.trace.add("removed", this.name, why);
+  }
+
+  /** ReadStates this member got for another process's read context (known issue K4), all processes. */
+  get foreignReadAnswers(): number {
+    return this.foreignReadAnswersBefore + (this.requests?.reads.foreignAnswers ?? 0);
   }
 
   /** The newest hard state whose write completed (what a crash keeps at least). */
@@ -360,7 +381,10 @@ export class KvNode {
     this.membership.applyConfChange(cc, ctx.member);
     this.hooks.trace.add("conf", this.name, entry.index, cc.type, label(cc.nodeId));
     if (ctx.origin === this.id)
-      this.requests.resolve(ctx.seq, { result: { header: { revision: this.kv.revision } }, index: entry.index });
+      this.requests.resolve(ctx.seq, {
+        result: { header: { revision: this.kv.revision } },
+        index: entry.index,
+      });
     if (cc.type === ConfChangeType.RemoveNode && cc.nodeId === this.id) {
       this.stopAfterReady = true;
       return;

@@ -74,15 +74,23 @@ function effectsOf(c: Command, result: CommandResult, index: number): Effect[] {
     case "put":
       return [{ key: dec.decode(c.req.key), value: dec.decode(c.req.value), index }];
     case "deleteRange":
-      return "deleted" in result && result.deleted > 0 ? [{ key: dec.decode(c.req.key), value: null, index }] : [];
+      return "deleted" in result && result.deleted > 0
+        ? [{ key: dec.decode(c.req.key), value: null, index }]
+        : [];
     case "txn": {
       const r = result as TxnResponse;
       const ops = r.succeeded ? c.req.success : c.req.failure;
       const out: Effect[] = [];
       ops.forEach((op, k) => {
         const resp = r.responses[k];
-        if ("requestPut" in op) out.push({ key: dec.decode(op.requestPut.key), value: dec.decode(op.requestPut.value), index });
-        else if ("requestDeleteRange" in op && resp && "responseDeleteRange" in resp && resp.responseDeleteRange.deleted > 0)
+        if ("requestPut" in op)
+          out.push({ key: dec.decode(op.requestPut.key), value: dec.decode(op.requestPut.value), index });
+        else if (
+          "requestDeleteRange" in op &&
+          resp &&
+          "responseDeleteRange" in resp &&
+          resp.responseDeleteRange.deleted > 0
+        )
           out.push({ key: dec.decode(op.requestDeleteRange.key), value: null, index });
       });
       return out;

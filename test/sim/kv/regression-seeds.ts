@@ -22,7 +22,13 @@ export const REGRESSION_SEEDS: readonly RegressionSeed[] = [
     seed,
     note: "harness: the network duplicated forwarded proposals (MsgProp), which Cairn's transport never does; a failed compare-and-swap was committed twice and succeeded the second time (not linearizable)",
   })),
+  ...[11567, 12439].map((seed) => ({
+    seed,
+    note: "harness: final reads failed with no_leader while a leadership transfer issued just before the fault phase ended completed; convergence now waits for no transfer in progress and final reads retry",
+  })),
   { seed: 11, note: "known issue K1 (first seen here): tolerated unless strict" },
   { seed: 162, note: "known issue K2 (first seen here): avoided unless strict" },
   { seed: 26, note: "known issue K3 (first seen here): avoided unless strict" },
+  ...[5337, 17380, 21714].map((seed) => ({ seed, note: "known issue K4: avoided unless strict" })),
+  { seed: 7248, note: "known issue K5 (first seen here): avoided unless strict" },
 ];

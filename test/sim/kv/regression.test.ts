@@ -7,7 +7,11 @@ import { REGRESSION_SEEDS } from "./regression-seeds.ts";
 import { runSeed } from "./run.ts";
 
 describe("KV simulation regression seeds", () => {
-  it.each(REGRESSION_SEEDS)("seed $seed ($note)", ({ seed }) => {
-    runSeed(seed, { strict: false });
-  }, 120_000);
+  it.each(REGRESSION_SEEDS)(
+    "seed $seed ($note)",
+    ({ seed }) => {
+      runSeed(seed, { strict: false });
+    },
+    120_000,
+  );
 });

@@ -21,7 +21,9 @@ function printTrace(seed: number, trace: string): void {
   writeFileSync(path, `${trace}\n`);
   const lines = trace.split("\n");
   const shown = process.env.SIM_TRACE === "all" ? lines : lines.slice(-TAIL_LINES);
-  console.log(`trace of seed ${seed}: ${lines.length} events, written to ${path}; ${shown.length} shown:\n${shown.join("\n")}`);
+  console.log(
+    `trace of seed ${seed}: ${lines.length} events, written to ${path}; ${shown.length} shown:\n${shown.join("\n")}`,
+  );
 }
 
 const seed = replaySeed();

@@ -24,7 +24,13 @@ import type {
 } from "../../../src/mvcc/types.ts";
 import type { RaftCore } from "../../../src/raft/core.ts";
 import type { ConfChange, NodeId, ReadState } from "../../../src/raft/types.ts";
-import { type ConfMember, encodeProposal, type MemberAttributes, type Proposal, ProposalKind } from "../../../src/server/proposal.ts";
+import {
+  type ConfMember,
+  encodeProposal,
+  type MemberAttributes,
+  type Proposal,
+  ProposalKind,
+} from "../../../src/server/proposal.ts";
 import { CairnError } from "../../../src/util/errors.ts";
 import { MAX_PENDING_PROPOSALS } from "../../../src/util/limits.ts";
 import { type HarnessBug, TIMING } from "./config.ts";
@@ -55,6 +61,8 @@ export interface RequestsHost {
   alive(): boolean;
   onReadRoundStart(ctxKey: string): void;
   onReadRoundAnswered(ctxKey: string, index: number): void;
+  /** Prefix of this process's read contexts (0: none, the real batcher's contexts; see read-index.ts). */
+  readCtxPrefix: bigint;
 }
 
 type Done<T> = (a: Answer<T>) => void;
@@ -62,7 +70,7 @@ type Done<T> = (a: Answer<T>) => void;
 /** The waiting requests of one member process. */
 export class NodeRequests {
   private readonly proposals: SimWaitRegistry<Applied>;
-  private readonly reads: SimReadIndex;
+  readonly reads: SimReadIndex;
   private leaderWaiters: (() => void)[] = [];
   private seq: number;
 
@@ -80,6 +88,7 @@ export class NodeRequests {
       host.sched,
       TIMING.readIndexRetryMs,
       TIMING.requestTimeoutMs,
+      host.readCtxPrefix,
     );
   }
 
@@ -115,13 +124,21 @@ export class NodeRequests {
       return;
     }
     const fail = (error: Error) => done({ ok: false, error });
-    this.waitForLeader(() => this.reads.barrier({ resolve: () => this.host.alive() && read(), reject: fail }), fail);
+    this.waitForLeader(
+      () => this.reads.barrier({ resolve: () => this.host.alive() && read(), reject: fail }),
+      fail,
+    );
   }
 
   /** Publishes this member's attributes through Raft, retrying until applied (CairnNode.publishAttributes). */
   publishAttributes(attributes: MemberAttributes): void {
     if (!this.host.alive()) return;
-    const p: Proposal = { kind: ProposalKind.MemberAttributes, origin: this.host.id, seq: ++this.seq, attributes };
+    const p: Proposal = {
+      kind: ProposalKind.MemberAttributes,
+      origin: this.host.id,
+      seq: ++this.seq,
+      attributes,
+    };
     this.propose(p, (a) => {
       if (!a.ok) this.host.sched.after(TIMING.publishRetryMs, () => this.publishAttributes(attributes));
     });
@@ -183,7 +200,10 @@ export class NodeRequests {
   private wait(seq: number, done: Done<CommandResult>): void {
     this.proposals.wait(
       seq,
-      { resolve: (a) => done({ ok: true, value: a.result, index: a.index }), reject: (error) => done({ ok: false, error }) },
+      {
+        resolve: (a) => done({ ok: true, value: a.result, index: a.index }),
+        reject: (error) => done({ ok: false, error }),
+      },
       TIMING.requestTimeoutMs,
       "etcdserver: request timed out",
     );
@@ -200,7 +220,10 @@ export class NodeRequests {
         try {
           this.host.core.propose([encodeProposal(p)]);
           if (this.host.bug === "ackBeforeCommit" && p.kind === ProposalKind.Kv && p.command.op === "put") {
-            this.proposals.resolve(p.seq, { result: { header: { revision: this.host.kv.revision + 1 } }, index: -1 });
+            this.proposals.resolve(p.seq, {
+              result: { header: { revision: this.host.kv.revision + 1 } },
+              index: -1,
+            });
           }
         } catch (err) {
           this.proposals.reject(p.seq, err as Error);

@@ -100,6 +100,7 @@ export function runSeed(seed: number, opts: RunOptions = {}): RunResult {
         ...disk,
         ...prefixed("net", c.net.stats),
         k3Avoided: c.allNodes().reduce((n, x) => n + x.k3Avoided, 0),
+        foreignReadAnswers: c.allNodes().reduce((n, x) => n + x.foreignReadAnswers, 0),
       },
       ...(opts.keepTrace ? { trace: c.trace.formatAll() } : {}),
     };

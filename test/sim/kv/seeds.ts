@@ -21,7 +21,8 @@ function envInt(name: string): number | undefined {
   const v = process.env[name];
   if (v === undefined || v === "") return undefined;
   const n = Number.parseInt(v, 10);
-  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${v}"`);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new Error(`${name} must be a non-negative integer, got "${v}"`);
   return n;
 }
 

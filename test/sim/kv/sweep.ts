@@ -24,7 +24,15 @@ function add(totals: Record<string, number>, o: Record<string, number>): void {
 /** Runs `seeds`; never throws for a failing seed (see {@link assertClean}). */
 export function sweep(seeds: readonly number[]): SweepSummary {
   const cpu0 = process.cpuUsage().user;
-  const s: SweepSummary = { seeds: seeds.length, failures: [], ops: 0, ackedWrites: 0, known: {}, totals: {}, cpuMs: 0 };
+  const s: SweepSummary = {
+    seeds: seeds.length,
+    failures: [],
+    ops: 0,
+    ackedWrites: 0,
+    known: {},
+    totals: {},
+    cpuMs: 0,
+  };
   for (const seed of seeds) {
     let r: RunResult;
     try {
@@ -39,6 +47,8 @@ export function sweep(seeds: readonly number[]): SweepSummary {
     for (const k of r.knownIssues) add(s.known, { [k.split(":")[0]!]: 1 });
     if (r.nemesis.k2Avoided > 0) add(s.known, { K2: 1 });
     if ((r.counts.k3Avoided ?? 0) > 0) add(s.known, { K3: 1 });
+    if ((r.counts.foreignReadAnswers ?? 0) > 0) add(s.known, { K4: 1 });
+    if ((r.counts.k5Avoided ?? 0) > 0) add(s.known, { K5: 1 });
     add(s.totals, r.nemesis as unknown as Record<string, number>);
     add(s.totals, {
       snapshotsSent: r.counts.snapshotsSent ?? 0,

@@ -160,3 +160,23 @@ describe("CheckQuorum (thesis §6.2)", () => {
     expect(leader.status()).toMatchObject({ role: "follower", term: 3 });
   });
 });
+
+describe("CheckQuorum within one election timeout (issue 3 §1)", () => {
+  it("an isolated leader steps down at most electionTick + 1 ticks after it last heard from a quorum", () => {
+    const net = new Network({ voters: ids(3), learners: [] }, { preVote: true, checkQuorum: true });
+    net.elect(A);
+    // Heartbeat rounds keep it leader for many election timeouts.
+    for (let i = 0; i < 30; i++) net.tickAll(1);
+    expect(net.core(A).status().role).toBe("leader");
+    // Cut right after a round of answers: count ticks until it steps down.
+    net.isolate(A);
+    let ticks = 0;
+    while (net.core(A).status().role === "leader" && ticks < 100) {
+      net.tick(A);
+      net.stabilize();
+      ticks++;
+    }
+    expect(net.core(A).status().role).toBe("follower");
+    expect(ticks).toBeLessThanOrEqual(10 + 1); // electionTick is 10 in these tests
+  });
+});

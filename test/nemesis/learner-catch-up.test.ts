@@ -1,23 +1,12 @@
 /**
- * Reproductions of two bugs the nemesis found (bench/nemesis.ts): a learner added at runtime never
- * catches up, so it is never promoted. Both FAIL today, so they only run when asked:
- *
- *   NEMESIS_KNOWN_BUGS=1 npx vitest run test/nemesis/known-bugs.test.ts
- *
- * Once fixed, drop the `runIf` gate and they are regression tests (about 25 s each).
- *
- * 1. Leader added at runtime: a joining member builds its transport peers from --initial-cluster
- *    (src/server/server.ts `peers`), keyed by ids derived from the token and peer URLs. A member
- *    added at runtime has an id given by the cluster (node.ts memberAdd: clusterId + time), so the
- *    joiner cannot address it: every reply to such a leader is dropped ("message to an unknown peer;
- *    dropped"), the leader never hears the learner's MsgAppResp, and the learner stays at index 0.
- *    etcd uses the member list it fetched from the running cluster (GetClusterFromRemotePeers).
- * 2. Snapshot older than the learner: the leader sends its latest stored snapshot (raft.ts
- *    sendSnapshot: `this.log.snapshot`), whose ConfState predates the learner's addition; the
- *    learner ignores it ("raft: snapshot configuration lacks this member, ignoring it") and the
- *    leader sends it again every ~100 ms until a later snapshot is taken (--snapshot-count entries
- *    later; by default 100,000). etcd sends a snapshot made at the leader's applied index with the
- *    current ConfState (etcdserver createMergedSnapshotMessage).
+ * Regression tests of two bugs the nemesis found (bench/nemesis.ts), both fixed: a learner added
+ * at runtime never caught up
+ * 1. behind a leader that was itself added at runtime: the joining member addressed its peers by
+ *    ids derived from --initial-cluster instead of the ids the running cluster gave them (it now
+ *    uses the member list it fetched, as etcd does with GetClusterFromRemotePeers);
+ * 2. after the leader's latest stored snapshot: that snapshot's configuration predated the
+ *    learner, which refused it (the leader now sends a snapshot of its applied state with the
+ *    current configuration, as etcd's createMergedSnapshotMessage).
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { putKey, TestCluster, type TestMember } from "../helpers/cluster.ts";
@@ -62,7 +51,7 @@ async function addAndPromote(c: TestCluster, via: TestMember, name: string, wait
   );
 }
 
-describe.runIf(process.env.NEMESIS_KNOWN_BUGS)("known bugs (run with NEMESIS_KNOWN_BUGS=1)", () => {
+describe("learners added at runtime catch up", () => {
   it("a learner catches up behind a leader that was itself added at runtime", async () => {
     cluster = await TestCluster.create(3);
     for (const m of cluster.members) cluster.start(m);
