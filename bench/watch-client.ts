@@ -1,11 +1,14 @@
 /**
  * One watcher process of bench/watch.ts (started with child_process.fork, driven over IPC, see
- * bench/watch-ipc.ts): holds its share of the SSE watchers (`GET /v1/watch?key=bench&prefix=true`)
+ * bench/watch-ipc.ts): holds its share of the SSE watchers (`GET /v1/watch?key=cfg/&prefix=true`)
  * on plain node:http with one keep-alive agent (maxSockets Infinity: one socket per stream),
  * parses each stream as it arrives (src/client/sse.ts) and checks, per watcher, that revisions
- * come exactly once and in order: every write of the benchmark is inside the watched prefix, so a
- * watcher must see every revision after its `created` event, one after the other. Probe events
- * (the writer's values carry their send time) go into a put→event latency histogram.
+ * come exactly once and in order. In a phase that writes only inside the watched prefix
+ * (expect "every") a watcher must see every revision after the phase's start, one after the
+ * other; in a phase that also writes other keys (expect "listed") it records the revisions it
+ * gets, and the parent sends the prefix's revisions of the phase (from the member's history) to
+ * compare with. Probe events (the writer's values carry their send time) go into a put→event
+ * latency histogram.
  *
  * Not meant to be run by hand: it exits when its parent goes away.
  */
@@ -33,8 +36,10 @@ interface Watcher {
   parser: SseParser;
   /** opening: waiting for `created`; open: streaming; done: ended (cancelled, failed, closed). */
   state: "opening" | "open" | "done";
-  /** Next revision expected (from `created`'s start_revision on). */
+  /** Next revision expected (from `created`'s start_revision on); in a "listed" phase, one above the last seen. */
   next: number;
+  /** Revisions received in the current "listed" phase (empty otherwise). */
+  got: number[];
   /** When the last revision event arrived (ms, machine clock). */
   lastEventMs: number;
   /** Settles the open() promise once (created or failure). */
@@ -50,6 +55,8 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSoc
 const watchers: Watcher[] = [];
 const phases: Phase[] = [];
 let phase = newPhase("open");
+/** What the current phase expects: every revision, or the revisions a `verify` message lists. */
+let expect: "every" | "listed" = "every";
 let closing = false;
 /** The drain in progress: target revision and the count of open watchers still below it. */
 let drain: { id: number; revision: number; behind: number; start: number; timer: NodeJS.Timeout } | null =
@@ -130,7 +137,8 @@ function onEvent(w: Watcher, ev: SseEvent, receivedMs: number): void {
         sample(`revision ${rev} after ${w.next - 1} (duplicate or out of order)`);
         return;
       }
-      if (rev > w.next) {
+      if (expect === "listed") w.got.push(rev);
+      else if (rev > w.next) {
         phase.missed += rev - w.next;
         sample(`revision ${rev} after ${w.next - 1}: ${rev - w.next} missed`);
       }
@@ -216,6 +224,7 @@ function openOne(url: URL, timeoutMs: number): Promise<string | null> {
     parser: new SseParser(),
     state: "opening",
     next: 0,
+    got: [],
     lastEventMs: 0,
     settle: null,
   };
@@ -310,6 +319,48 @@ function startDrain(m: Extract<ParentMessage, { type: "drain" }>): void {
   checkDrain();
 }
 
+/** Starts a phase: new counters; every open watcher's position moves past the revisions before it. */
+function startPhase(m: Extract<ParentMessage, { type: "phase" }>): void {
+  phase = newPhase(m.phase);
+  expect = m.expect;
+  for (const w of watchers) {
+    w.got = [];
+    // Revisions up to fromRevision belong to earlier phases (checked there); in an "every" phase
+    // the first one expected is the next.
+    if (w.state === "open") w.next = Math.max(w.next, m.fromRevision + 1);
+  }
+  send({ type: "phased", phase: m.phase });
+}
+
+/** Compares each open watcher's revisions of the phase with the prefix's (sorted, distinct). */
+function verify(m: Extract<ParentMessage, { type: "verify" }>): void {
+  const wanted = new Set(m.revisions);
+  let checked = 0;
+  let missed = 0;
+  let unexpected = 0;
+  for (const w of watchers) {
+    if (w.state !== "open") continue;
+    checked++;
+    let hit = 0;
+    for (const rev of w.got) {
+      if (wanted.has(rev)) hit++;
+      else {
+        unexpected++;
+        sample(`revision ${rev} delivered, but it is not in the watched prefix's history of the phase`);
+      }
+    }
+    if (hit < wanted.size) {
+      missed += wanted.size - hit;
+      const first = m.revisions.find((r) => !w.got.includes(r));
+      sample(`${wanted.size - hit} of the prefix's ${wanted.size} revisions missed (first: ${first})`);
+    }
+    w.got = [];
+  }
+  phase.missed += missed;
+  phase.duplicates += unexpected;
+  send({ type: "verified", checked, missed, unexpected });
+}
+
 /** Sends the result; `then` runs once it left (process.send's callback). */
 function result(then: () => void): void {
   const m: ChildMessage = {
@@ -331,8 +382,10 @@ process.on("message", (raw) => {
       void open(m).catch((err: unknown) => send({ type: "fatal", message: String(err) }));
       break;
     case "phase":
-      phase = newPhase(m.phase);
-      send({ type: "phased", phase: m.phase });
+      startPhase(m);
+      break;
+    case "verify":
+      verify(m);
       break;
     case "drain":
       startDrain(m);

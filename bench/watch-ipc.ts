@@ -9,10 +9,16 @@
  */
 import * as hdr from "hdr-histogram-js";
 
-/** The writer's probe key; inside the watched prefix, apart from the load's keys ("bench000" …). */
-export const PROBE_KEY = "bench-lat";
-/** Watched prefix: the probe key and every key of bench/workload.ts ("bench" + number). */
-export const WATCH_PREFIX = "bench";
+/**
+ * Watched prefix: a config center's keys. The probe key and the keys of the "load on the watched
+ * prefix" phase ("cfg/b000" …) are inside it; bench/workload.ts's keys ("bench000" …), written by
+ * the "load outside the watched prefix" phase and the baseline, are not.
+ */
+export const WATCH_PREFIX = "cfg/";
+/** The writer's probe key, inside the watched prefix. */
+export const PROBE_KEY = `${WATCH_PREFIX}lat`;
+/** Key of the marker put that closes a phase whose load is outside the prefix (not a probe). */
+export const MARKER_KEY = `${WATCH_PREFIX}marker`;
 /** Text that only a probe event's data holds (cheap test before parsing an event's JSON). */
 export const PROBE_MARK = `"key":"${PROBE_KEY}"`;
 
@@ -48,7 +54,10 @@ export interface PhaseCounters {
   events: number;
   /** Revisions skipped: an event arrived above the next expected revision (sum of the gaps). */
   missed: number;
-  /** Messages at or below a revision already seen (duplicate or out of order). */
+  /**
+   * Messages at or below a revision already seen (duplicate or out of order), and, in a "listed"
+   * phase, revisions that are not in the watched prefix's history of the phase (delivered wrongly).
+   */
   duplicates: number;
   /** Probe events whose latency was recorded. */
   probeEvents: number;
@@ -72,10 +81,20 @@ export interface PhaseReport extends PhaseCounters {
 export type ParentMessage =
   /** Open `count` SSE watchers on `url` (ramped: at most `concurrency` waiting for `created`). */
   | { type: "open"; url: string; count: number; concurrency: number; timeoutMs: number }
-  /** From now on count events under `phase` (answered with `phased`). */
-  | { type: "phase"; phase: string }
+  /**
+   * From now on count events under `phase` (answered with `phased`). `expect`: "every" when every
+   * revision after `fromRevision` is inside the watched prefix (each watcher must see each one, a
+   * gap is counted as missed at once); "listed" when other keys are written too (the watcher
+   * records what it gets, checked against the prefix's history by a `verify` message).
+   */
+  | { type: "phase"; phase: string; expect: "every" | "listed"; fromRevision: number }
   /** Answer `drained` once every open watcher has seen `revision`, or after `timeoutMs`. */
   | { type: "drain"; id: number; revision: number; timeoutMs: number }
+  /**
+   * "listed" phase: `revisions` are the watched prefix's revisions of the phase (from the member's
+   * history); each open watcher must have got exactly these (answered with `verified`).
+   */
+  | { type: "verify"; revisions: number[] }
   /** Send `result`, then close every watcher and exit. */
   | { type: "finish" };
 
@@ -90,6 +109,8 @@ export type ChildMessage =
    * lastEventMs: when the last revision event reached any open watcher ({@link nowMs} clock).
    */
   | { type: "drained"; id: number; open: number; behind: number; lastEventMs: number; elapsedMs: number }
+  /** Open watchers checked; revisions they missed and got wrongly, summed over the watchers. */
+  | { type: "verified"; checked: number; missed: number; unexpected: number }
   | { type: "result"; phases: PhaseReport[]; open: number }
   /** A failure that ends the process (uncaught error). */
   | { type: "fatal"; message: string };

@@ -16,6 +16,10 @@
  *   revision N" (writes never wait for watchers; memory per watcher is bounded).
  * - After a snapshot restore (restored()), watchers behind the new revision catch up from the
  *   restored history or get "compacted": none silently skips revisions.
+ * - Synced watchers are indexed by key, prefix and range (watch-index.ts), grouped by selection:
+ *   a revision costs a few lookups per event key plus the work for the watchers it concerns, and
+ *   its events are selected once per group, the same array queued to each of the group's
+ *   watchers (so the API can encode it once per group, see src/api/sse-watch.ts).
  */
 import { assert } from "../util/assert.ts";
 import { CairnError } from "../util/errors.ts";
@@ -23,8 +27,9 @@ import { DEFAULT_WATCH_PROGRESS_INTERVAL_MS, MAX_WATCH_BUFFER_BYTES, MAX_WATCHER
 import { type KeyInterval, keyString } from "./keys.ts";
 import type { WatchEvent } from "./types.ts";
 import type { HistoryBatch } from "./watch-history.ts";
+import { selectionKey, WatchIndex } from "./watch-index.ts";
 import { validateWatchRequest, type WatchRequest, WatchSelector } from "./watch-request.ts";
-import { Watcher, type WatcherHost, type WatchStream } from "./watcher.ts";
+import { revisionBytes, Watcher, type WatcherHost, type WatchStream } from "./watcher.ts";
 
 /** What the hub reads from the store (KvStore implements it). */
 export interface WatchSource {
@@ -52,10 +57,8 @@ export class WatchHub implements WatcherHost {
   private nowMs: number | undefined;
   private nextId = 1;
   private readonly all = new Set<Watcher>();
-  /** Synced single-key watchers by key (binary string). */
-  private readonly byKey = new Map<string, Set<Watcher>>();
-  /** Synced watchers of a range or prefix. */
-  private readonly ranges = new Set<Watcher>();
+  /** Synced watchers by key, prefix and range, grouped by selection. */
+  private readonly synced = new WatchIndex();
   /** Watchers that asked for periodic progress notifications. */
   private readonly progressWatchers = new Set<Watcher>();
 
@@ -90,15 +93,17 @@ export class WatchHub implements WatcherHost {
       );
     }
     const start = req.startRevision ? req.startRevision : this.revision + 1;
+    const selector = new WatchSelector(req);
     const w = new Watcher(
       this.nextId++,
-      new WatchSelector(req),
+      selector,
       req.progressNotify === true,
       start,
       this.revision,
       this,
       this.opts.maxBufferBytes,
     );
+    w.selectionKey = selectionKey(req, selector.interval);
     w.lastSentMs = this.nowMs;
     this.all.add(w);
     if (w.progressNotify) this.progressWatchers.add(w);
@@ -120,19 +125,18 @@ export class WatchHub implements WatcherHost {
     assert(revision === this.revision + 1, `watch hub: revision ${revision} after ${this.revision}`);
     assert(revision === this.source.revision, "watch hub: publish before the store applied");
     this.revision = revision;
-    if (this.all.size === 0 || events.length === 0) return;
+    if (this.synced.size === 0 || events.length === 0) return;
     const keys = events.map((e) => keyString(e.kv.key));
-    const targets = new Set<Watcher>();
-    if (this.byKey.size > 0) {
-      for (const k of keys) for (const w of this.byKey.get(k) ?? []) targets.add(w);
-    }
-    for (const w of this.ranges) targets.add(w);
-    for (const w of targets) {
-      if (revision < w.nextRevision) continue; // starts in the future
-      const selected = w.selector.select(events, keys);
+    for (const g of this.synced.match(keys, revision)) {
+      // One selection per group; its watchers share the array (never modified after this).
+      const selected = g.selector.select(events, keys);
       if (selected.length === 0) continue;
-      if (w.pushEvents(revision, selected, true)) w.lastSentMs = this.nowMs;
-      else this.cancelSlow(w);
+      const bytes = revisionBytes(selected);
+      for (const w of g.watchers) {
+        if (revision < w.nextRevision) continue; // starts in the future
+        if (w.pushEvents(revision, selected, true, bytes)) w.lastSentMs = this.nowMs;
+        else this.cancelSlow(w); // leaves g.watchers: deleting during iteration is safe
+      }
     }
   }
 
@@ -264,23 +268,11 @@ export class WatchHub implements WatcherHost {
 
   private addSynced(w: Watcher): void {
     w.state = "synced";
-    if (w.selector.singleKey) {
-      let set = this.byKey.get(w.selector.key);
-      if (set === undefined) this.byKey.set(w.selector.key, (set = new Set()));
-      set.add(w);
-    } else {
-      this.ranges.add(w);
-    }
+    this.synced.add(w);
   }
 
   private removeSynced(w: Watcher): void {
-    if (w.selector.singleKey) {
-      const set = this.byKey.get(w.selector.key);
-      set?.delete(w);
-      if (set?.size === 0) this.byKey.delete(w.selector.key);
-    } else {
-      this.ranges.delete(w);
-    }
+    this.synced.remove(w);
   }
 
   /** Stops feeding `w` (it stays readable by its consumer). */

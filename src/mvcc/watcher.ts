@@ -7,6 +7,7 @@
 import { assert } from "../util/assert.ts";
 import { eventBytes } from "./events.ts";
 import type { WatchEvent } from "./types.ts";
+import type { WatchGroup } from "./watch-index.ts";
 import type { WatchSelector } from "./watch-request.ts";
 
 /**
@@ -44,6 +45,13 @@ export interface WatchStream {
   poll(): WatchMessage | undefined;
   /** Asks for a progress notification (sent after what is already buffered). */
   requestProgress(): void;
+  /**
+   * Sets (or, with undefined, clears) a function called when a message is queued while no next()
+   * waits: a consumer that drains with poll() learns that there is more without a promise per
+   * message. It runs synchronously on the producer's stack (the hub's publish, on the apply path),
+   * so it must only note the fact and schedule the work (e.g. setImmediate), never write or throw.
+   */
+  onQueued(listener: (() => void) | undefined): void;
   /** Ends the watch from the consumer's side (e.g. the client went away); frees the buffer. */
   close(): void;
 }
@@ -60,6 +68,13 @@ export interface WatcherHost {
 
 /** Bytes counted for a message without events (progress, final). */
 const MESSAGE_OVERHEAD_BYTES = 64;
+
+/** Bytes a revision group of `events` counts against a watcher's buffer. */
+export function revisionBytes(events: readonly WatchEvent[]): number {
+  let size = MESSAGE_OVERHEAD_BYTES;
+  for (const e of events) size += eventBytes(e);
+  return size;
+}
 
 interface Queued {
   msg: WatchMessage;
@@ -79,12 +94,17 @@ export class Watcher implements WatchStream {
   lastSentMs: number | undefined;
   /** True while the hub is filling this watcher from history (refill calls are then ignored). */
   filling = false;
+  /** The hub's key of this watcher's selection (watch-index.ts selectionKey); set by the hub. */
+  selectionKey = "";
+  /** The hub's index group while synced (watch-index.ts); undefined otherwise. */
+  group: WatchGroup | undefined;
   private queue: (Queued | undefined)[] = [];
   private head = 0;
   private bytes = 0;
   /** Every event up to this revision has been taken by the consumer. */
   private deliveredThrough: number;
   private waiter: ((m: WatchMessage | undefined) => void) | undefined;
+  private listener: (() => void) | undefined;
 
   /**
    * @param maxBufferBytes bound of the buffer for live events (see pushEvents)
@@ -121,13 +141,14 @@ export class Watcher implements WatchStream {
    * @param bounded true for live events: refused (false returned, nothing queued) when the buffer
    *   is not empty and the group would take it over maxBufferBytes. A group always fits into an
    *   empty buffer, so one huge revision cannot stall a watcher forever.
+   * @param eventsBytes the events' size when the caller has it ({@link revisionBytes}); the same
+   *   array may be queued to many watchers (it is never modified)
    * @returns false when refused
    */
-  pushEvents(revision: number, events: WatchEvent[], bounded: boolean): boolean {
+  pushEvents(revision: number, events: WatchEvent[], bounded: boolean, eventsBytes?: number): boolean {
     assert(this.state !== "ended", "watcher: events after the end");
     assert(events.length > 0, "watcher: empty revision group");
-    let size = MESSAGE_OVERHEAD_BYTES;
-    for (const e of events) size += eventBytes(e);
+    const size = eventsBytes ?? revisionBytes(events);
     if (bounded && this.bytes > 0 && this.bytes + size > this.maxBufferBytes) return false;
     this.enqueue({ msg: { kind: "events", revision, events }, bytes: size });
     return true;
@@ -192,6 +213,10 @@ export class Watcher implements WatchStream {
     if (this.state !== "ended") this.host.progressRequested(this);
   }
 
+  onQueued(listener: (() => void) | undefined): void {
+    this.listener = listener;
+  }
+
   close(): void {
     if (this.state !== "ended") {
       this.host.closed(this); // while the state still says where the hub keeps it
@@ -200,6 +225,7 @@ export class Watcher implements WatchStream {
     this.queue = [];
     this.head = 0;
     this.bytes = 0;
+    this.listener = undefined;
     this.wake(undefined);
   }
 
@@ -211,6 +237,8 @@ export class Watcher implements WatchStream {
     if (w !== undefined) {
       this.waiter = undefined;
       w(this.poll());
+    } else {
+      this.listener?.();
     }
   }
 

@@ -16,14 +16,19 @@
  * Last-Event-ID wins over start_revision. Errors before the stream starts (bad query) are JSON
  * errors from the one mapper (errors.ts). The watch is served by the member it reaches, from its
  * applied state (no leader involved), like etcd's.
+ *
+ * The bytes are written by src/api/sse-watch.ts: straight to the raw Node response when
+ * @hono/node-server hands one over (c.env.outgoing, HTTP/1.1 or HTTP/2; Hono is told the response
+ * is already sent), else (app.request, other hosts) through a ReadableStream body. Same frames
+ * either way; one encoding per revision and selection, one write per batch, one heartbeat timer.
  */
+import type { ServerResponse } from "node:http";
+import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { Context, Hono } from "hono";
-import { type SSEStreamingApi, streamSSE } from "hono/streaming";
-import type { WatchMessage, WatchStream } from "../../mvcc/watcher.ts";
 import { invalidArgument } from "../../util/errors.ts";
 import { DEFAULT_WATCH_HEARTBEAT_MS } from "../../util/limits.ts";
-import { revisionEventsToJson } from "../codec/v1-watch.ts";
 import type { ApiDeps } from "../deps.ts";
+import { type NodeResponse, SseWatchSessions, serveWatchOnNode, watchResponse } from "../sse-watch.ts";
 import { watchQuerySchema, watchRequestOf } from "./v1-watch.schema.ts";
 
 /** The revision after which to resume, from a Last-Event-ID header; undefined when absent or empty. */
@@ -35,96 +40,43 @@ function lastEventRevision(header: string | undefined): number | undefined {
   return n;
 }
 
-/** Writes one watch message as an SSE event. @returns true when it was the final message */
-async function writeMessage(sse: SSEStreamingApi, m: WatchMessage): Promise<boolean> {
-  switch (m.kind) {
-    case "events":
-      await sse.writeSSE({ id: String(m.revision), data: JSON.stringify(revisionEventsToJson(m)) });
-      return false;
-    case "progress":
-      await sse.writeSSE({
-        event: "progress",
-        id: String(m.revision),
-        data: JSON.stringify({ revision: m.revision }),
-      });
-      return false;
-    case "compacted":
-      await sse.writeSSE({
-        event: "compacted",
-        data: JSON.stringify({
-          compact_revision: m.compactRevision,
-          message: "mvcc: required revision has been compacted",
-        }),
-      });
-      return true;
-    case "cancelled":
-      await sse.writeSSE({
-        event: "cancelled",
-        data: JSON.stringify({ resume_revision: m.resumeRevision, reason: m.reason }),
-      });
-      return true;
-  }
-}
-
 /**
- * Pumps `stream` into the SSE response until a final message, the end, or the client leaving.
- * A heartbeat is skipped while a write waits for a slow client, so nothing piles up.
+ * True when @hono/node-server will leave a response alone once RESPONSE_ALREADY_SENT is returned:
+ * it checks that marker only on a web-standard Response. The constant is made when its module is
+ * first loaded; had the server's lightweight Response replaced the global one by then (it carries
+ * a "cache" symbol), the server would write a head and end the stream, so the route streams
+ * through a ReadableStream instead.
  */
-async function pump(sse: SSEStreamingApi, stream: WatchStream, heartbeatMs: number): Promise<void> {
-  sse.onAbort(() => stream.close());
-  let writing = 0;
-  const heartbeat = setInterval(() => {
-    if (writing > 0) return;
-    writing++;
-    void sse.write(": heartbeat\n\n").finally(() => writing--);
-  }, heartbeatMs);
-  try {
-    await sse.writeSSE({
-      event: "created",
-      id: String(stream.startRevision - 1),
-      data: JSON.stringify({ revision: stream.createdRevision, start_revision: stream.startRevision }),
-    });
-    for (;;) {
-      const m = await stream.next();
-      if (m === undefined || sse.aborted) break;
-      writing++;
-      const final = await writeMessage(sse, m).finally(() => writing--);
-      if (final) break;
-    }
-  } finally {
-    clearInterval(heartbeat);
-    stream.close();
-  }
+const alreadySentHonored = !Object.getOwnPropertySymbols(RESPONSE_ALREADY_SENT).some(
+  (s) => s.description === "cache",
+);
+
+/** The raw Node response of a request served by @hono/node-server, if it can be written directly. */
+function nodeResponseOf(c: Context): NodeResponse | undefined {
+  if (!alreadySentHonored) return undefined;
+  const out = (c.env as { outgoing?: unknown } | undefined)?.outgoing as NodeResponse | undefined;
+  if (out === undefined || typeof (out as ServerResponse).writeHead !== "function") return undefined;
+  return out.headersSent ? undefined : out;
 }
 
-/**
- * streamSSE sets Transfer-Encoding and Connection, which HTTP/2 forbids (RFC 9113 §8.2.2; Node's
- * http2 throws on them); HTTP/1.1 adds chunked framing by itself. The response without them.
- */
-function withoutConnectionHeaders(res: Response): Response {
-  const headers = new Headers(res.headers);
-  headers.delete("transfer-encoding");
-  headers.delete("connection");
-  return new Response(res.body, { status: res.status, headers });
-}
-
-async function watchSse(c: Context, deps: ApiDeps): Promise<Response> {
+function watchSse(c: Context, deps: ApiDeps, sessions: SseWatchSessions): Response {
   const req = watchRequestOf(watchQuerySchema.parse(c.req.query()));
   const after = lastEventRevision(c.req.header("last-event-id"));
   if (after !== undefined) req.startRevision = after + 1;
   const stream = deps.kv.watch(req);
-  return withoutConnectionHeaders(
-    streamSSE(
-      c,
-      (sse) => pump(sse, stream, deps.watchHeartbeatMs ?? DEFAULT_WATCH_HEARTBEAT_MS),
-      async (err) => {
-        deps.logger?.error({ err, path: c.req.path }, "watch stream failed");
-      },
-    ),
-  );
+  try {
+    const out = nodeResponseOf(c);
+    if (out === undefined) return watchResponse(stream, sessions);
+    serveWatchOnNode(out, stream, sessions);
+    return RESPONSE_ALREADY_SENT;
+  } catch (err) {
+    stream.close();
+    throw err;
+  }
 }
 
-/** Registers GET /v1/watch on `app`. */
+/** Registers GET /v1/watch on `app` (its SSE streams share one heartbeat timer). */
 export function registerV1Watch(app: Hono, deps: ApiDeps): void {
-  app.get("/v1/watch", (c) => watchSse(c, deps));
+  const sessions = new SseWatchSessions(deps.watchHeartbeatMs ?? DEFAULT_WATCH_HEARTBEAT_MS, deps.logger);
+  app.get("/v1/watch", (c) => watchSse(c, deps, sessions));
 }

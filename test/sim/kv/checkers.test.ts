@@ -17,9 +17,7 @@ const MAX_SEEDS = 30;
 function firstFailure(bug: HarnessBug): { seed: number; message: string } | undefined {
   for (let seed = 1; seed <= MAX_SEEDS; seed++) {
     try {
-      // fsyncIsNoop runs strict: otherwise the K2 guard (known-issues.ts) would refuse every crash,
-      // since no hard state is ever durable.
-      runSeed(seed, { overrides: { bug }, strict: bug === "fsyncIsNoop" });
+      runSeed(seed, { overrides: { bug } });
     } catch (err) {
       if (!(err instanceof SimFailure)) throw err;
       return { seed, message: err.message };

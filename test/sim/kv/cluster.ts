@@ -56,7 +56,7 @@ export class KvCluster implements ClientHost, NemesisHost {
     this.clientNetRng = this.rng.fork();
     this.safety = new SafetyChecker(this.sched);
     this.size = cfg.size;
-    this.nemesis = new Nemesis(this, this.rng.fork(), cfg.faults, cfg.strict);
+    this.nemesis = new Nemesis(this, this.rng.fork(), cfg.faults);
     this.hooks = {
       sched: this.sched,
       trace: this.trace,

@@ -88,8 +88,6 @@ export interface SimConfig {
   thinkMaxMs: number;
   /** A state digest is compared every this many applied indexes. */
   digestEvery: number;
-  /** Fail on known src/ bugs (known-issues.ts) instead of avoiding or tolerating them. */
-  strict: boolean;
   bug?: HarnessBug;
 }
 
@@ -180,7 +178,6 @@ export function configForSeed(seed: number, overrides: Partial<SimConfig> = {}):
     opDeadlineMs: [300, 900],
     thinkMaxMs: rng.pick([0, 10, 30]),
     digestEvery: 4,
-    strict: false,
   };
   return { ...cfg, ...overrides };
 }

@@ -22,12 +22,7 @@
 import type { Entry, HardState, Snapshot } from "../../../src/raft/types.ts";
 import { assembleState } from "../../../src/storage/file/assemble.ts";
 import { TermRuns } from "../../../src/storage/file/term-runs.ts";
-import {
-  checkFrame,
-  decodePayload,
-  encodeRecords,
-  type WalRecord,
-} from "../../../src/storage/file/wal-record.ts";
+import { checkFrame, encodeRecords, type WalRecord } from "../../../src/storage/file/wal-record.ts";
 import { LogReplay } from "../../../src/storage/file/wal-replay.ts";
 import { findValidRecordFrom, scanSegment } from "../../../src/storage/file/wal-scan.ts";
 import type { StoredLogView } from "../../../src/storage/rules.ts";
@@ -40,6 +35,8 @@ const MAX_UNSYNCED_WAL_BYTES = 64 * 1024;
 
 /** One I/O wait of a storage call: `start` issues it, `done` runs when it completed (after a latency). */
 export interface DiskStep {
+  /** True when the call waits for this step's fsync (false: a write held in memory returns at once). */
+  readonly synced: boolean;
   start(): void;
   done(): void;
 }
@@ -70,8 +67,6 @@ interface Segment {
 /** What crashes and recoveries did to the disk (for coverage assertions). */
 export interface DiskStats {
   tornTails: number;
-  /** Tears cut back to avoid known issue K5 (entries kept without the hard state written after them). */
-  k5Avoided: number;
   corruptTails: number;
   truncatedRecoveries: number;
   rollovers: number;
@@ -98,7 +93,6 @@ export class SimDisk {
   private snapRef: { index: number; term: number } | null = null;
   readonly stats: DiskStats = {
     tornTails: 0,
-    k5Avoided: 0,
     corruptTails: 0,
     truncatedRecoveries: 0,
     rollovers: 0,
@@ -111,15 +105,12 @@ export class SimDisk {
    * @param segmentBytes WAL segment size that triggers a rollover
    * @param writebackMs dirty bytes older than this are on disk at a crash (the OS flushed them)
    * @param fsyncIsNoop broken-disk variant for the sanity tests: fsync returns without making anything durable
-   * @param strict tear anywhere; otherwise never keep a write's entries without its hard state when
-   *   that would trigger known issue K5 (known-issues.ts)
    */
   constructor(
     private readonly clock: { nowMs: number },
     private readonly segmentBytes: number,
     private readonly writebackMs: number,
     private readonly fsyncIsNoop = false,
-    private readonly strict = true,
   ) {}
 
   // ---- recovery ---------------------------------------------------------------------------
@@ -194,7 +185,8 @@ export class SimDisk {
   /**
    * FileStorage.append: entries then the hard state in one write; with `sync` one fdatasync of the
    * active segment. Rolls over first when the active segment is full (the new one starts with the
-   * current hard state when none is written).
+   * current hard state when none is written), and then always syncs: the new segment's hard state
+   * must be durable before a compaction may delete the older segments.
    * @throws AssertionError when the call breaks src/storage/rules.ts
    */
   append(hardState: HardState | null, entries: Entry[], sync: boolean): DiskStep[] {
@@ -203,16 +195,18 @@ export class SimDisk {
     if (hardState === null && entries.length === 0) return [];
     const first = entries[0];
     const records: WalRecord[] = [];
+    let mustSync = sync;
     if (this.active().len >= this.segmentBytes) {
       this.flush();
       this.createSegment();
       this.stats.rollovers++;
       if (hardState === null && this.hardState !== null)
         records.push({ kind: "hardState", hardState: this.hardState });
+      mustSync = true;
     }
     for (const entry of entries) records.push({ kind: "entry", entry });
     if (hardState !== null) records.push({ kind: "hardState", hardState });
-    const steps = [this.writeStep(records, sync)];
+    const steps = [this.writeStep(records, mustSync)];
     if (first !== undefined) {
       if (this.terms.lastIndex !== 0 && first.index > this.terms.lastIndex + 1) this.terms.clear();
       else this.terms.truncateFrom(first.index);
@@ -232,6 +226,7 @@ export class SimDisk {
     const { index, term } = snapshot.metadata;
     const steps: DiskStep[] = [
       {
+        synced: true,
         start: () => {},
         done: () => {
           if (!this.fsyncIsNoop) this.snapshot = snapshot;
@@ -304,58 +299,12 @@ export class SimDisk {
         seg.len = seg.durable;
       }
     }
-    if (!this.strict) this.avoidK5();
     for (const seg of this.segments) seg.durable = seg.len;
     this.unsynced = [];
     this.unsyncedBytes = 0;
     this.terms = new TermRuns();
     this.hardState = null;
     this.snapRef = null;
-  }
-
-  /**
-   * True when the WAL's durable bytes hold a hard state record (or nothing was ever written): a
-   * crash now keeps the member's term and vote. False in the window of known issue K2
-   * (known-issues.ts): the hard state waits in memory after a rollover and a compaction deleted
-   * every segment that held it.
-   */
-  hasDurableHardState(): boolean {
-    if (this.hardState === null) return true;
-    for (const seg of this.segments) {
-      const scan = scanSegment(seg.buf.subarray(0, seg.durable), `segment-${seg.seq}`);
-      if (scan.records.some((r) => r.kind === "hardState")) return true;
-    }
-    return false;
-  }
-
-  /**
-   * Known issue K5: recovery that ends with an entry whose term is above the last hard state's
-   * term cannot restart (RaftCore: "term below last log term"). While that is what the kept bytes
-   * would give, drops the last kept record that was not durable.
-   */
-  private avoidK5(): void {
-    for (;;) {
-      let hsTerm = 0;
-      let lastEntryTerm = 0;
-      let last: { seg: Segment; start: number } | null = null;
-      for (const seg of this.segments) {
-        const buf = seg.buf.subarray(0, seg.len);
-        for (let at = 0; at < seg.len; ) {
-          const f = checkFrame(buf, at);
-          if (!f.ok) break;
-          const r = decodePayload(buf, f.payloadStart, f.end);
-          if (r.kind === "hardState") hsTerm = r.hardState.term;
-          else if (r.kind === "entry") lastEntryTerm = r.entry.term;
-          else lastEntryTerm = 0;
-          if (at >= seg.durable) last = { seg, start: at };
-          at = f.end;
-        }
-      }
-      if (lastEntryTerm <= hsTerm || last === null) return;
-      last.seg.buf.fill(0, last.start, last.seg.len);
-      last.seg.len = last.start;
-      this.stats.k5Avoided++;
-    }
   }
 
   /** True while some written bytes are not durable yet (a crash now may tear them). */
@@ -395,6 +344,7 @@ export class SimDisk {
     seg.maxEntryIndex = maxEntryIndexOf(records, seg.maxEntryIndex);
     let upTo = -1;
     return {
+      synced: sync,
       start: () => {
         this.unsynced.push(buf);
         this.unsyncedBytes += buf.length;

@@ -11,7 +11,6 @@ import { type CheckResult, checkLinearizable } from "../../lincheck/checker.ts";
 import { callOnce } from "./client.ts";
 import type { KvCluster } from "./cluster.ts";
 import { SafetyViolation } from "./invariants.ts";
-import { K1_STALE_SNAPSHOT_LEARNER, stuckOnStaleSnapshot } from "./known-issues.ts";
 import type { KvNode } from "./node.ts";
 import { replayCommitted } from "./reference.ts";
 
@@ -29,29 +28,18 @@ export interface FinalReport {
   finalIndex: number;
   ackedWrites: number;
   lincheck: CheckResult;
-  /** Known src/ bugs (known-issues.ts) this run ran into, tolerated because it is not strict. */
-  knownIssues: string[];
 }
 
-/** How long a known-issue signature must hold before the run stops waiting for convergence (ms). */
-const KNOWN_ISSUE_HOLD_MS = 2_000;
-
 /** Settles the cluster after the fault phase and runs the end-of-run checks. @throws on any violation */
-export function settleAndCheck(c: KvCluster, keys: string[], maxSteps: number, strict: boolean): FinalReport {
+export function settleAndCheck(c: KvCluster, keys: string[], maxSteps: number): FinalReport {
   c.nemesis.stop();
   c.net.heal();
   c.net.settings = { ...c.net.settings, dropProbability: 0, spikeProbability: 0 };
   for (const n of c.allNodes()) if (!n.up && !n.removed) c.restart(n);
-  const stuck = converge(c, "after healing", strict);
-  const knownIssues = stuck.size > 0 ? [`${K1_STALE_SNAPSHOT_LEARNER.id}: ${[...stuck].join(",")}`] : [];
-  const members = () =>
-    c
-      .memberIds()
-      .filter((id) => !stuck.has(id))
-      .map((id) => c.node(id)!);
-
+  converge(c, "after healing");
+  const members = () => c.memberIds().map((id) => c.node(id)!);
   readEveryKey(c, members(), keys);
-  converge(c, "after the final reads", strict, stuck);
+  converge(c, "after the final reads");
 
   const finalIndex = c.safety.maxCommittedIndex;
   const ref = replayCommitted(c.safety.committed, finalIndex);
@@ -73,14 +61,9 @@ export function settleAndCheck(c: KvCluster, keys: string[], maxSteps: number, s
     throw new SafetyViolation(
       `linearizability check ran out of budget (key ${lincheck.key}): ${lincheck.reason}`,
     );
-  return { members: checked.length, finalIndex, ackedWrites: c.acked.length, lincheck, knownIssues };
+  return { members: checked.length, finalIndex, ackedWrites: c.acked.length, lincheck };
 }
 
-/**
- * Runs until the cluster converged (and no client call is pending). Unless `strict`, members
- * matching K1 (known-issues.ts) for KNOWN_ISSUE_HOLD_MS are left out. Returns the ids left out.
- * @throws LivenessFailure
- */
 /** Attempts of one final read (a client retries a read that failed, e.g. during an election). */
 const FINAL_READ_ATTEMPTS = 5;
 
@@ -105,30 +88,19 @@ function readEveryKey(c: KvCluster, members: KvNode[], keys: string[]): void {
     );
 }
 
-function converge(c: KvCluster, when: string, strict: boolean, known: Set<string> = new Set()): Set<string> {
-  let stuck = known;
-  let stuckSinceMs = known.size > 0 ? c.sched.nowMs - KNOWN_ISSUE_HOLD_MS : -1;
+/**
+ * Runs until the cluster converged and no client call is pending (converged() reads every
+ * member's status: evaluated at most once per simulated ms). @throws LivenessFailure
+ */
+function converge(c: KvCluster, when: string): void {
   let lastCheckMs = -1;
   const done = () => {
-    // Evaluated at most once per simulated ms: converged() reads every member's status.
     if (c.sched.nowMs === lastCheckMs) return false;
     lastCheckMs = c.sched.nowMs;
-    if (c.pendingCalls > 0) return false;
-    if (c.converged(known)) {
-      stuck = known;
-      return true;
-    }
-    if (strict) return false;
-    const now = new Set(stuckOnStaleSnapshot(c).map((n) => n.id));
-    if (now.size === 0 || ![...stuck].every((id) => now.has(id)) || stuck.size === 0) {
-      stuck = now;
-      stuckSinceMs = c.sched.nowMs;
-    }
-    return stuck.size > 0 && c.sched.nowMs - stuckSinceMs >= KNOWN_ISSUE_HOLD_MS && c.converged(stuck);
+    return c.pendingCalls === 0 && c.converged();
   };
   if (!c.runFor(c.cfg.settleMs, done))
     throw new LivenessFailure(`the cluster did not converge ${when}:\n${c.describe()}`);
-  return stuck;
 }
 
 /** No acknowledged write is lost: committed, and visible at the end unless superseded. */

@@ -47,8 +47,6 @@ export interface NemesisStats {
   confChangesApplied: number;
   confChangesFailed: number;
   compactions: number;
-  /** Crashes skipped to avoid known issue K2 (a member whose durable hard state is gone). */
-  k2Avoided: number;
 }
 
 /** Random faults and membership changes. */
@@ -73,14 +71,12 @@ export class Nemesis {
     confChangesApplied: 0,
     confChangesFailed: 0,
     compactions: 0,
-    k2Avoided: 0,
   };
 
   constructor(
     private readonly host: NemesisHost,
     private readonly rng: Rng,
     private readonly mix: FaultMix,
-    private readonly strict: boolean,
   ) {}
 
   start(): void {
@@ -124,11 +120,6 @@ export class Nemesis {
   }
 
   private crash(node: KvNode): void {
-    if (!this.strict && !node.disk.hasDurableHardState()) {
-      this.stats.k2Avoided++;
-      this.host.trace.add("k2-avoided", node.name);
-      return;
-    }
     this.stats.crashes++;
     this.host.crash(node);
     this.host.sched.after(this.rng.int(20, 600), () => {

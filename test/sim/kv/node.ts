@@ -1,35 +1,39 @@
 /**
  * One simulated Cairn member: the glue of src/server/node.ts (CairnNode) replayed on the simulated
- * clock, around the real RaftCore, KvStore, Membership, proposal envelope and bootstrap log, with a
- * {@link SimDisk} for storage.
+ * clock, around the real RaftCore, the real replicated state machine (src/server/state-machine.ts
+ * ReplicatedState: KvStore + member table + apply of committed entries), proposal envelope and
+ * bootstrap log, with a {@link SimDisk} for storage. Leases and automatic compaction, which the
+ * real node drives from its clock, are not simulated.
  *
  * The ready loop follows CairnNode.runReadyLoop step by step:
  *   take a Ready → soft state → (leader) send messages → save and restore a snapshot →
  *   start the append (entries + hard state, fsync unless commit-only) → apply committed entries and
  *   feed ReadStates while it is in flight → wait for the append → (follower) send messages →
- *   advance → snapshot every `snapshotCount` applied entries.
+ *   advance → snapshot every `snapshotCount` applied entries (metadata from the applied state; none
+ *   while a leader's snapshot received meanwhile is not applied yet).
+ * A leader's MsgSnap carries a fresh snapshot of its applied state (CairnNode.withCurrentSnapshots).
  * Disk steps take a simulated latency; messages, ticks and client calls keep arriving meanwhile.
  * A crash drops everything but the disk; {@link start} recovers from it.
  *
  * Client calls go to {@link KvNode.requests} (requests.ts), one instance per process.
  */
-import { Packr } from "msgpackr";
-import { KvStore } from "../../../src/mvcc/store.ts";
-import { decodeConfChangeEntry, RaftCore, type RaftStatus } from "../../../src/raft/core.ts";
+import type { KvStore } from "../../../src/mvcc/store.ts";
+import { RaftCore, type RaftStatus } from "../../../src/raft/core.ts";
 import {
+  type ConfChange,
   ConfChangeType,
+  type ConfState,
   type Entry,
-  EntryType,
   type HardState,
   type Message,
+  MessageType,
   type NodeId,
   type Ready,
   type Snapshot,
   type SoftState,
 } from "../../../src/raft/types.ts";
-import { Membership } from "../../../src/server/membership.ts";
-import { bootstrapLog } from "../../../src/server/node.ts";
-import { decodeProposal, type Proposal, ProposalKind } from "../../../src/server/proposal.ts";
+import type { Membership } from "../../../src/server/membership.ts";
+import { bootstrapLog, ReplicatedState } from "../../../src/server/state-machine.ts";
 import { crc32 } from "../../../src/storage/file/crc.ts";
 import type { PersistedState } from "../../../src/storage/types.ts";
 import { assert } from "../../../src/util/assert.ts";
@@ -37,14 +41,11 @@ import { CairnError } from "../../../src/util/errors.ts";
 import type { Rng } from "../rng.ts";
 import { type SimConfig, TIMING } from "./config.ts";
 import { type DiskStep, SimDisk } from "./disk.ts";
-import { processCtxPrefix } from "./read-index.ts";
 import { NodeRequests } from "./requests.ts";
 import type { Scheduler } from "./scheduler.ts";
 import type { Trace } from "./trace.ts";
 
 export type { Answer } from "./requests.ts";
-
-const packr = new Packr({ useRecords: false });
 
 /** What a member reports to the cluster (network, invariants, trace). */
 export interface NodeHooks {
@@ -79,22 +80,20 @@ export class KvNode {
   /** Stopped for good (applied its own removal, or refused by a peer as removed). */
   removed = false;
   core!: RaftCore;
-  kv!: KvStore;
-  membership!: Membership;
+  /** The replicated state machine of this process (the real one). */
+  state!: ReplicatedState;
   appliedIndex = 0;
   softState: SoftState = { leader: "", role: "follower" };
   readonly name: string;
-  /** The snapshot Raft sends to a member that needs compacted entries (newest saved, restored or loaded). */
-  raftSnapshot: Snapshot | null = null;
-  /** Snapshots skipped to avoid known issue K3. */
-  k3Avoided = 0;
-  /** ReadStates meant for another process, over all processes of this member (known issue K4). */
-  private foreignReadAnswersBefore = 0;
   /** Set when Raft may have changed (a message, tick or disk step): the cluster re-checks this member. */
   dirty = false;
   /** Requests waiting on this process (replaced at every start). */
   requests!: NodeRequests;
   private snapshotIndex = 0;
+  /** Term of the entry at appliedIndex (or of the restored snapshot): Raft's log may have moved past it. */
+  private appliedTerm = 0;
+  /** Voters and learners as of appliedIndex. */
+  private appliedConf: ConfState = { voters: [], learners: [] };
   private lastHardState: HardState = { term: 0, vote: "", commit: 0 };
   private busy = false;
   private stopAfterReady = false;
@@ -109,18 +108,22 @@ export class KvNode {
     readonly joining: boolean,
   ) {
     this.name = label(id);
-    this.disk = new SimDisk(
-      hooks.sched,
-      cfg.segmentBytes,
-      cfg.writebackMs,
-      cfg.bug === "fsyncIsNoop",
-      cfg.strict,
-    );
+    this.disk = new SimDisk(hooks.sched, cfg.segmentBytes, cfg.writebackMs, cfg.bug === "fsyncIsNoop");
     this.tickMs = TIMING.tickMs + rng.int(-1, 1);
   }
 
   private get sched(): Scheduler {
     return this.hooks.sched;
+  }
+
+  /** The MVCC store of this process. */
+  get kv(): KvStore {
+    return this.state.kv;
+  }
+
+  /** The member table of this process. */
+  get membership(): Membership {
+    return this.state.membership;
   }
 
   // ---- lifecycle -----------------------------------------------------------------------------
@@ -138,7 +141,6 @@ export class KvNode {
     this.busy = false;
     this.stopAfterReady = false;
     this.softState = { leader: "", role: "follower" };
-    this.foreignReadAnswersBefore = this.foreignReadAnswers;
     const node = this;
     this.requests = new NodeRequests({
       id: this.id,
@@ -155,8 +157,8 @@ export class KvNode {
       alive: () => this.up && this.incarnation === inc,
       onReadRoundStart: (key) => this.hooks.onReadRoundStart(this, key),
       onReadRoundAnswered: (key, index) => this.hooks.onReadRoundAnswered(this, key, index),
-      // Known issue K4: unless strict, contexts are unique per process (see read-index.ts).
-      readCtxPrefix: this.cfg.strict ? 0n : processCtxPrefix(Number.parseInt(this.id, 16), inc),
+      // The real node passes 8 random bytes; here they come from the seed.
+      readCtxPrefix: Uint8Array.from({ length: 8 }, () => this.rng.int(0, 255)),
     });
     let persisted = this.disk.open();
     const isNew = !persisted.hardState && !persisted.snapshot && persisted.entries.length === 0;
@@ -165,8 +167,9 @@ export class KvNode {
       persisted = this.disk.open();
     }
     this.hooks.onRecovered(this, persisted);
-    this.kv = new KvStore();
-    this.membership = new Membership();
+    this.state = new ReplicatedState();
+    this.appliedTerm = 0;
+    this.appliedConf = { voters: [], learners: [] };
     const applied = persisted.snapshot?.metadata.index ?? 0;
     this.appliedIndex = applied;
     this.snapshotIndex = applied;
@@ -191,7 +194,6 @@ export class KvNode {
       },
     );
     this.lastHardState = persisted.hardState ?? { term: 0, vote: "", commit: 0 };
-    this.raftSnapshot = persisted.snapshot;
     if (persisted.snapshot) this.restoreSnapshot(persisted.snapshot);
     this.hooks.trace.add("start", this.name, inc, applied, persisted.entries.length);
     this.scheduleTick(inc);
@@ -219,11 +221,6 @@ export class KvNode {
     this.requests.failAll(new CairnError("stopped", "the member is shutting down"));
     this.up = false;
     this.hooks.trace.add("removed", this.name, why);
-  }
-
-  /** ReadStates this member got for another process's read context (known issue K4), all processes. */
-  get foreignReadAnswers(): number {
-    return this.foreignReadAnswersBefore + (this.requests?.reads.foreignAnswers ?? 0);
   }
 
   /** The newest hard state whose write completed (what a crash keeps at least). */
@@ -296,16 +293,14 @@ export class KvNode {
   private processReady(rd: Ready, inc: number): void {
     if (rd.softState) this.onSoftState(rd.softState);
     const sendFirst = this.softState.role === "leader";
-    if (sendFirst && rd.messages.length > 0) this.hooks.send(this, rd.messages);
+    if (sendFirst && rd.messages.length > 0) this.hooks.send(this, this.withCurrentSnapshots(rd.messages));
     const afterSnapshot = () => {
-      if (rd.snapshot) {
-        this.restoreSnapshot(rd.snapshot);
-        this.raftSnapshot = rd.snapshot;
-      }
+      if (rd.snapshot) this.restoreSnapshot(rd.snapshot);
       const write = rd.hardState || rd.entries.length > 0;
-      const sync = this.mustSync(rd.hardState, rd.entries);
       this.hooks.onPersist(this, rd.entries);
-      const steps = write ? this.disk.append(rd.hardState ?? null, rd.entries, sync) : [];
+      const steps = write
+        ? this.disk.append(rd.hardState ?? null, rd.entries, this.mustSync(rd.hardState, rd.entries))
+        : [];
       steps[0]?.start();
       for (const e of rd.committedEntries) this.applyEntry(e);
       this.requests.onApplied(this.appliedIndex);
@@ -316,8 +311,8 @@ export class KvNode {
         this.core.advance(rd);
         this.maybeSnapshot(inc, () => this.finishReady());
       };
-      // A commit-only hard state is not synced: the call returns at once.
-      if (sync) this.runSteps(steps, inc, afterAppend, true);
+      // A commit-only hard state is not synced (unless it starts a new WAL segment): the call returns at once.
+      if (steps.some((s) => s.synced)) this.runSteps(steps, inc, afterAppend, true);
       else {
         for (const s of steps) s.done();
         afterAppend();
@@ -346,49 +341,39 @@ export class KvNode {
     if (wasLeader && ss.role !== "leader") this.requests.onLeadershipLost();
   }
 
+  /** CairnNode.applyEntry: the state machine applies the entry; the member acts on the outcome. */
   private applyEntry(entry: Entry): void {
     this.hooks.onApply(this, entry);
     this.appliedIndex = entry.index;
-    if (entry.type === EntryType.ConfChange) this.applyConfChange(entry);
-    else if (entry.data.length > 0) this.applyProposal(decodeProposal(entry.data), entry.index);
+    this.appliedTerm = entry.term;
+    const out = this.state.apply(entry);
+    if (out.kind !== "noop") {
+      const mine = out.proposal.origin === this.id;
+      const ack = { result: { header: { revision: this.kv.revision } }, index: entry.index };
+      switch (out.kind) {
+        case "confChange":
+          this.onConfChange(out.change, entry.index);
+          if (mine) this.requests.resolve(out.proposal.seq, ack);
+          if (out.change.type === ConfChangeType.RemoveNode && out.change.nodeId === this.id)
+            this.stopAfterReady = true;
+          break;
+        case "memberUpdate":
+          if (mine) this.requests.resolve(out.proposal.seq, ack);
+          break;
+        case "kv":
+          if (!mine) break;
+          if (out.error) this.requests.reject(out.proposal.seq, out.error);
+          else this.requests.resolve(out.proposal.seq, { result: out.result!, index: entry.index });
+          break;
+      }
+    }
     if (entry.index % this.cfg.digestEvery === 0) this.hooks.onStateDigest(this, entry.index, this.digest());
   }
 
-  private applyProposal(p: Proposal, index: number): void {
-    const mine = p.origin === this.id;
-    if (p.kind === ProposalKind.MemberAttributes || p.kind === ProposalKind.MemberPeerUrls) {
-      if (p.kind === ProposalKind.MemberAttributes) this.membership.applyAttributes(p.attributes);
-      else this.membership.applyPeerUrls(p.update);
-      if (mine) this.requests.resolve(p.seq, { result: { header: { revision: this.kv.revision } }, index });
-      return;
-    }
-    if (p.kind === ProposalKind.ConfMember) return;
-    try {
-      const result = this.kv.apply(p.command);
-      if (mine) this.requests.resolve(p.seq, { result, index });
-    } catch (err) {
-      if (!(err instanceof CairnError)) throw err;
-      if (mine) this.requests.reject(p.seq, err);
-    }
-  }
-
-  /** A committed membership change: Raft's configuration and the member table change together. */
-  private applyConfChange(entry: Entry): void {
-    const cc = decodeConfChangeEntry(entry.data);
-    const ctx = decodeProposal(cc.context);
-    assert(ctx.kind === ProposalKind.ConfMember, "ConfChange entry without a member context");
-    this.core.applyConfChange(cc);
-    this.membership.applyConfChange(cc, ctx.member);
-    this.hooks.trace.add("conf", this.name, entry.index, cc.type, label(cc.nodeId));
-    if (ctx.origin === this.id)
-      this.requests.resolve(ctx.seq, {
-        result: { header: { revision: this.kv.revision } },
-        index: entry.index,
-      });
-    if (cc.type === ConfChangeType.RemoveNode && cc.nodeId === this.id) {
-      this.stopAfterReady = true;
-      return;
-    }
+  /** A committed membership change (already in the member table): Raft's configuration follows. */
+  private onConfChange(cc: ConfChange, index: number): void {
+    this.appliedConf = this.core.applyConfChange(cc);
+    this.hooks.trace.add("conf", this.name, index, cc.type, label(cc.nodeId));
     this.maybeCampaignAlone();
   }
 
@@ -399,35 +384,43 @@ export class KvNode {
   }
 
   private restoreSnapshot(snapshot: Snapshot): void {
-    const data = packr.unpack(snapshot.data) as { kv: Uint8Array; members: Uint8Array };
-    this.kv.restore(data.kv);
-    this.membership.restore(data.members);
+    this.state.restore(snapshot.data);
     this.appliedIndex = snapshot.metadata.index;
+    this.appliedTerm = snapshot.metadata.term;
+    this.appliedConf = snapshot.metadata.confState;
     this.snapshotIndex = snapshot.metadata.index;
     this.hooks.trace.add("restore", this.name, snapshot.metadata.index);
     this.hooks.onStateDigest(this, snapshot.metadata.index, this.digest());
   }
 
-  private maybeSnapshot(inc: number, then: () => void): void {
-    if (this.appliedIndex - this.snapshotIndex < this.cfg.snapshotCount) {
-      then();
-      return;
-    }
-    const status = this.core.status();
-    if (status.appliedTerm === 0 && !this.cfg.strict) {
-      // Known issue K3 (known-issues.ts): the real node would fail here and stop.
-      this.k3Avoided++;
-      this.hooks.trace.add("k3-avoided", this.name, this.appliedIndex);
-      then();
-      return;
-    }
-    const snapshot: Snapshot = {
-      metadata: { index: this.appliedIndex, term: status.appliedTerm, confState: status.confState },
-      data: packr.pack({ kv: this.kv.snapshot(), members: this.membership.snapshot() }) as Uint8Array,
+  /** A snapshot of the applied state now (metadata from the applied state, not from Raft's log). */
+  private appliedSnapshot(): Snapshot {
+    return {
+      metadata: { index: this.appliedIndex, term: this.appliedTerm, confState: this.appliedConf },
+      data: this.state.snapshot(),
     };
+  }
+
+  /** A follower that needs a snapshot gets one of the state applied now, not the stored one. */
+  private withCurrentSnapshots(messages: Message[]): Message[] {
+    if (!messages.some((m) => m.type === MessageType.Snap)) return messages;
+    const snapshot = this.appliedSnapshot();
+    return messages.map((m) => (m.type === MessageType.Snap ? { ...m, snapshot } : m));
+  }
+
+  private maybeSnapshot(inc: number, then: () => void): void {
+    // None while a leader's snapshot received during the last Ready moved Raft's log past the
+    // applied state (it is applied with the next Ready).
+    if (
+      this.appliedIndex - this.snapshotIndex < this.cfg.snapshotCount ||
+      this.core.status().firstIndex > this.appliedIndex + 1
+    ) {
+      then();
+      return;
+    }
+    const snapshot = this.appliedSnapshot();
     this.runSteps(this.disk.saveSnapshot(snapshot), inc, () => {
       this.core.compact(snapshot);
-      if (snapshot.metadata.index > (this.raftSnapshot?.metadata.index ?? 0)) this.raftSnapshot = snapshot;
       this.disk.compact(snapshot.metadata.index);
       this.snapshotIndex = snapshot.metadata.index;
       this.hooks.trace.add("snapshot", this.name, snapshot.metadata.index);
@@ -435,9 +428,9 @@ export class KvNode {
     });
   }
 
-  /** CRC-32 of the KvStore snapshot and the member table: equal states give equal digests. */
+  /** CRC-32 of the state machine's snapshot (store and member table): equal states give equal digests. */
   digest(): number {
-    return crc32(this.membership.snapshot(), crc32(this.kv.snapshot()));
+    return crc32(this.state.snapshot());
   }
 
   // ---- membership and leadership (ClusterService), called on the leader ------------------------

@@ -2,12 +2,9 @@
  * Batched linearizable reads of a simulated member: src/server/read-index.ts (ReadIndexBatcher)
  * and the applied-index waiters of src/server/waiters.ts, replayed on the simulated clock.
  *
- * A round (Raft thesis §6.4): ask Raft for a read index with a unique context (an 8-byte counter
- * that starts at 1 in every process, as in the real batcher), wait for the ReadState carrying that
- * context, wait until the applied index reaches it, release every reader of the round.
- * Unless strict, the context also carries a prefix unique to the member process (`ctxPrefix`), so
- * that a ReadState meant for another process never matches (known issue K4, known-issues.ts);
- * such foreign answers are counted and dropped, as the real batcher drops unknown contexts. Readers
+ * A round (Raft thesis §6.4): ask Raft for a read index with a unique context (16 bytes: 8 that
+ * no other member or process uses, then a counter starting at 1), wait for the ReadState carrying
+ * that context, wait until the applied index reaches it, release every reader of the round. Readers
  * that arrive meanwhile join the next round. A round with no answer is asked again every
  * `retryMs` and fails with CairnError("timeout") after `timeoutMs`.
  */
@@ -47,27 +44,11 @@ export function ctxKey(ctx: Uint8Array): string {
   return Buffer.from(ctx).toString("hex");
 }
 
-/** Bits of a context below the process prefix. */
-const PREFIX_SHIFT = 32n;
-
-/** A context prefix unique to member `member` (1-based) in its `incarnation`-th process. */
-export function processCtxPrefix(member: number, incarnation: number): bigint {
-  return ((BigInt(member) << 16n) | BigInt(incarnation & 0xffff)) << PREFIX_SHIFT;
-}
-
-function readPrefix(ctx: Uint8Array): bigint {
-  if (ctx.byteLength !== 8) return -1n;
-  const v = new DataView(ctx.buffer, ctx.byteOffset, 8).getBigUint64(0);
-  return (v >> PREFIX_SHIFT) << PREFIX_SHIFT;
-}
-
 /** The ReadIndex batcher of one member process. */
 export class SimReadIndex {
   private next: Reader[] = [];
   private inFlight: Round | null = null;
   private counter = 0n;
-  /** ReadStates whose context belongs to another process (misrouted answers, K4). */
-  foreignAnswers = 0;
   private waiting: { index: number; readers: Reader[] }[] = [];
 
   constructor(
@@ -75,7 +56,7 @@ export class SimReadIndex {
     private readonly sched: Scheduler,
     private readonly retryMs: number,
     private readonly timeoutMs: number,
-    private readonly ctxPrefix = 0n,
+    private readonly contextPrefix: Uint8Array,
   ) {}
 
   /** Calls `reader.resolve` when a linearizable read may be served from local state. */
@@ -87,7 +68,6 @@ export class SimReadIndex {
   /** A ReadState from a Ready. */
   onReadState(rs: ReadState): void {
     const round = this.inFlight;
-    if (this.ctxPrefix !== 0n && readPrefix(rs.requestCtx) !== this.ctxPrefix) this.foreignAnswers++;
     if (!round || ctxKey(rs.requestCtx) !== round.key) return;
     this.host.onRoundAnswered(round.key, rs.index);
     this.finishRound(round);
@@ -118,8 +98,9 @@ export class SimReadIndex {
 
   private startRound(): void {
     if (this.next.length === 0) return;
-    const ctx = new Uint8Array(8);
-    new DataView(ctx.buffer).setBigUint64(0, this.ctxPrefix | ++this.counter);
+    const ctx = new Uint8Array(16);
+    ctx.set(this.contextPrefix, 0);
+    new DataView(ctx.buffer).setBigUint64(8, ++this.counter);
     const round: Round = { ctx, key: ctxKey(ctx), readers: this.next, startedAtMs: this.sched.nowMs };
     this.next = [];
     this.inFlight = round;

@@ -1,18 +1,15 @@
 /**
  * The reference replica: the committed log as the safety checker recorded it (first apply of every
- * index), replayed from index 1 into a fresh KvStore and member table. At the end of a run every
+ * index), replayed from index 1 through a fresh ReplicatedState (the real apply). At the end of a run every
  * member's state must equal it (State Machine Safety §5.4.3 against an independent replay), and it
  * tells, per key, which committed write put which value at which index: the basis of the
  * lost-write check.
  */
-import { KvStore } from "../../../src/mvcc/store.ts";
+import type { KvStore } from "../../../src/mvcc/store.ts";
 import type { Command, CommandResult, TxnResponse } from "../../../src/mvcc/types.ts";
-import { decodeConfChangeEntry } from "../../../src/raft/core.ts";
-import { EntryType } from "../../../src/raft/types.ts";
-import { Membership } from "../../../src/server/membership.ts";
-import { decodeProposal, ProposalKind } from "../../../src/server/proposal.ts";
+import type { Membership } from "../../../src/server/membership.ts";
+import { ReplicatedState } from "../../../src/server/state-machine.ts";
 import { crc32 } from "../../../src/storage/file/crc.ts";
-import { CairnError } from "../../../src/util/errors.ts";
 import type { CommittedEntry } from "./invariants.ts";
 
 const dec = new TextDecoder();
@@ -36,36 +33,23 @@ export interface Reference {
   effects: Effect[];
 }
 
-/** Replays `committed[1..upTo]`. */
+/** Replays `committed[1..upTo]` through a fresh ReplicatedState (src/server/state-machine.ts). */
 export function replayCommitted(committed: readonly (CommittedEntry | undefined)[], upTo: number): Reference {
-  const kv = new KvStore();
-  const membership = new Membership();
+  const state = new ReplicatedState();
   const effects: Effect[] = [];
   for (let i = 1; i <= upTo; i++) {
     const e = committed[i];
     if (!e) throw new Error(`reference replay: no committed entry recorded at index ${i}`);
-    if (e.type === EntryType.ConfChange) {
-      const cc = decodeConfChangeEntry(e.data);
-      const ctx = decodeProposal(cc.context);
-      if (ctx.kind === ProposalKind.ConfMember) membership.applyConfChange(cc, ctx.member);
-      continue;
-    }
-    if (e.data.length === 0) continue;
-    const p = decodeProposal(e.data);
-    if (p.kind === ProposalKind.MemberAttributes) membership.applyAttributes(p.attributes);
-    else if (p.kind === ProposalKind.MemberPeerUrls) membership.applyPeerUrls(p.update);
-    else if (p.kind === ProposalKind.Kv) {
-      let result: CommandResult;
-      try {
-        result = kv.apply(p.command);
-      } catch (err) {
-        if (err instanceof CairnError) continue;
-        throw err;
-      }
-      effects.push(...effectsOf(p.command, result, i));
-    }
+    const out = state.apply({ index: i, term: e.term, type: e.type as 0 | 1, data: e.data });
+    if (out.kind === "kv" && out.result) effects.push(...effectsOf(out.command, out.result, i));
   }
-  return { kv, membership, index: upTo, digest: crc32(membership.snapshot(), crc32(kv.snapshot())), effects };
+  return {
+    kv: state.kv,
+    membership: state.membership,
+    index: upTo,
+    digest: crc32(state.snapshot()),
+    effects,
+  };
 }
 
 /** The single-key writes a command made (the simulation's clients never write ranges). */

@@ -9,8 +9,8 @@ import { runSeed } from "./run.ts";
 describe("KV simulation regression seeds", () => {
   it.each(REGRESSION_SEEDS)(
     "seed $seed ($note)",
-    ({ seed }) => {
-      runSeed(seed, { strict: false });
+    ({ seed, overrides }) => {
+      runSeed(seed, { overrides: overrides ?? {} });
     },
     120_000,
   );

@@ -3,8 +3,7 @@
  *
  * Runs exactly the events of that seed (same config, faults and schedule), keeps the whole trace,
  * writes it to <tmpdir>/cairn-sim-kv-<seed>.trace and prints its last lines (SIM_TRACE=all prints
- * all of it), with the run's summary or its failure. SIM_STRICT=1 also fails on known src/ issues
- * (known-issues.ts) instead of tolerating or avoiding them.
+ * all of it), with the run's summary or its failure.
  */
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -40,7 +39,7 @@ describe("KV simulation replay (SIM_SEED)", () => {
         console.log(
           `seed ${s} passed: ${describeConfig(r.config)}\ntrace digest ${r.traceDigest}, ${r.events} events, ` +
             `${r.simMs} ms simulated, ${r.ops} ops (${r.ackedWrites} acked writes), final index ${r.finalIndex}, ` +
-            `known issues: ${r.knownIssues.join("; ") || "none"}\nfaults: ${JSON.stringify(r.nemesis)}\n` +
+            `faults: ${JSON.stringify(r.nemesis)}\n` +
             `counts: ${JSON.stringify(r.counts)}`,
         );
       } catch (err) {

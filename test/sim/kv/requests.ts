@@ -31,6 +31,7 @@ import {
   type Proposal,
   ProposalKind,
 } from "../../../src/server/proposal.ts";
+import { confMemberContext } from "../../../src/server/state-machine.ts";
 import { CairnError } from "../../../src/util/errors.ts";
 import { MAX_PENDING_PROPOSALS } from "../../../src/util/limits.ts";
 import { type HarnessBug, TIMING } from "./config.ts";
@@ -61,8 +62,8 @@ export interface RequestsHost {
   alive(): boolean;
   onReadRoundStart(ctxKey: string): void;
   onReadRoundAnswered(ctxKey: string, index: number): void;
-  /** Prefix of this process's read contexts (0: none, the real batcher's contexts; see read-index.ts). */
-  readCtxPrefix: bigint;
+  /** First 8 bytes of this process's read contexts (unique to it, see read-index.ts). */
+  readCtxPrefix: Uint8Array;
 }
 
 type Done<T> = (a: Answer<T>) => void;
@@ -70,7 +71,7 @@ type Done<T> = (a: Answer<T>) => void;
 /** The waiting requests of one member process. */
 export class NodeRequests {
   private readonly proposals: SimWaitRegistry<Applied>;
-  readonly reads: SimReadIndex;
+  private readonly reads: SimReadIndex;
   private leaderWaiters: (() => void)[] = [];
   private seq: number;
 
@@ -147,7 +148,7 @@ export class NodeRequests {
   /** Proposes a ConfChange for `member` (on the leader); answers once this member applied it. */
   proposeConfChange(type: ConfChange["type"], member: ConfMember, done: Done<unknown>): void {
     const seq = ++this.seq;
-    const context = encodeProposal({ kind: ProposalKind.ConfMember, origin: this.host.id, seq, member });
+    const context = confMemberContext(this.host.id, seq, member);
     this.wait(seq, done);
     try {
       this.host.core.proposeConfChange({ type, nodeId: member.id, context });

@@ -19,8 +19,6 @@ export interface RunOptions {
   keepTrace?: boolean;
   /** Search budget per key of the linearizability check. */
   maxSteps?: number;
-  /** Fail on known src/ bugs too (known-issues.ts). Default: SIM_STRICT=1. */
-  strict?: boolean;
 }
 
 /** What a passing run did. */
@@ -35,8 +33,6 @@ export interface RunResult {
   ackedWrites: number;
   finalIndex: number;
   lincheckSteps: number;
-  /** Known src/ bugs this run ran into (tolerated unless strict). */
-  knownIssues: string[];
   nemesis: NemesisStats;
   counts: Record<string, number>;
   /** The full trace, with keepTrace. */
@@ -61,8 +57,7 @@ export const DEFAULT_MAX_STEPS = 3_000_000;
 
 /** Runs one seed. @throws SimFailure */
 export function runSeed(seed: number, opts: RunOptions = {}): RunResult {
-  const strict = opts.strict ?? process.env.SIM_STRICT === "1";
-  const cfg = configForSeed(seed, { ...opts.overrides, strict });
+  const cfg = configForSeed(seed, opts.overrides);
   const c = new KvCluster(cfg, opts.keepTrace ?? false);
   const keys = Array.from({ length: cfg.keys }, (_, i) => `k${i}`);
   const clients = Array.from(
@@ -74,7 +69,7 @@ export function runSeed(seed: number, opts: RunOptions = {}): RunResult {
     c.nemesis.start();
     c.runFor(cfg.chaosMs);
     for (const cl of clients) cl.stop();
-    const report = settleAndCheck(c, keys, opts.maxSteps ?? DEFAULT_MAX_STEPS, strict);
+    const report = settleAndCheck(c, keys, opts.maxSteps ?? DEFAULT_MAX_STEPS);
     const disk = c.allNodes().reduce(
       (acc, n) => {
         for (const [k, v] of Object.entries(n.disk.stats)) acc[k] = (acc[k] ?? 0) + v;
@@ -92,16 +87,8 @@ export function runSeed(seed: number, opts: RunOptions = {}): RunResult {
       ackedWrites: report.ackedWrites,
       finalIndex: report.finalIndex,
       lincheckSteps: report.lincheck.steps,
-      knownIssues: report.knownIssues,
       nemesis: { ...c.nemesis.stats },
-      counts: {
-        ...c.safety.counts,
-        ...c.stats,
-        ...disk,
-        ...prefixed("net", c.net.stats),
-        k3Avoided: c.allNodes().reduce((n, x) => n + x.k3Avoided, 0),
-        foreignReadAnswers: c.allNodes().reduce((n, x) => n + x.foreignReadAnswers, 0),
-      },
+      counts: { ...c.safety.counts, ...c.stats, ...disk, ...prefixed("net", c.net.stats) },
       ...(opts.keepTrace ? { trace: c.trace.formatAll() } : {}),
     };
   } catch (err) {

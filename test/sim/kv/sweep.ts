@@ -10,8 +10,6 @@ export interface SweepSummary {
   failures: SimFailure[];
   ops: number;
   ackedWrites: number;
-  /** Known src/ issues met (tolerated or avoided), by id. */
-  known: Record<string, number>;
   /** Sums of the runs' fault and coverage counters. */
   totals: Record<string, number>;
   cpuMs: number;
@@ -29,7 +27,6 @@ export function sweep(seeds: readonly number[]): SweepSummary {
     failures: [],
     ops: 0,
     ackedWrites: 0,
-    known: {},
     totals: {},
     cpuMs: 0,
   };
@@ -44,11 +41,6 @@ export function sweep(seeds: readonly number[]): SweepSummary {
     }
     s.ops += r.ops;
     s.ackedWrites += r.ackedWrites;
-    for (const k of r.knownIssues) add(s.known, { [k.split(":")[0]!]: 1 });
-    if (r.nemesis.k2Avoided > 0) add(s.known, { K2: 1 });
-    if ((r.counts.k3Avoided ?? 0) > 0) add(s.known, { K3: 1 });
-    if ((r.counts.foreignReadAnswers ?? 0) > 0) add(s.known, { K4: 1 });
-    if ((r.counts.k5Avoided ?? 0) > 0) add(s.known, { K5: 1 });
     add(s.totals, r.nemesis as unknown as Record<string, number>);
     add(s.totals, {
       snapshotsSent: r.counts.snapshotsSent ?? 0,
@@ -66,16 +58,13 @@ export function sweep(seeds: readonly number[]): SweepSummary {
 /** One line for the test output. */
 export function describeSweep(seeds: readonly number[], s: SweepSummary): string {
   const t = s.totals;
-  const known = Object.entries(s.known)
-    .map(([k, n]) => `${k}×${n}`)
-    .join(" ");
   return (
     `seeds ${seeds[0]}–${seeds.at(-1)}: ${s.seeds - s.failures.length}/${s.seeds} ok, ${s.ops} ops, ` +
     `${s.ackedWrites} acked writes, ${t.readsChecked ?? 0} read rounds and ${t.digestsCompared ?? 0} state digests checked; ` +
     `faults: ${t.crashes ?? 0} crashes (${t.tornTails ?? 0} torn, ${t.corruptTails ?? 0} corrupt tails, ` +
     `${t.truncatedRecoveries ?? 0} truncated at recovery), ${t.partitions ?? 0} partitions, ${t.oneWayCuts ?? 0} one-way cuts, ` +
     `${t.transfers ?? 0} transfers, ${t.confChangesApplied ?? 0} membership changes, ${t.snapshotsSent ?? 0} snapshots sent; ` +
-    `known src issues: ${known || "none"}; ${s.cpuMs} ms cpu`
+    `${s.cpuMs} ms cpu`
   );
 }
 
