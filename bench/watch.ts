@@ -126,9 +126,9 @@ function parseOptions(): Options {
     .option("--warmup-ms <ms>", "unrecorded warm-up before each throughput phase", int(0, 600_000), 1_000)
     .option(
       "--probe-interval-ms <ms>",
-      "probe put interval during the throughput phases",
+      "probe put interval during the throughput phases (each probe is an event for every watcher)",
       int(1, 60_000),
-      100,
+      1_000,
     )
     .option("--open-concurrency <n>", "watchers waiting for `created` at once, per process", int(1, 4096), 32)
     .option("--open-timeout-ms <ms>", "bound of opening all watchers", int(1, 3_600_000), 180_000)

@@ -11,6 +11,7 @@
  */
 import type { Context, Handler } from "hono";
 import { CairnError } from "../util/errors.ts";
+import { fetchErrorCode, NOT_SENT_CODES } from "../util/fetch-error.ts";
 import { REQUEST_TIMEOUT_MS } from "../util/limits.ts";
 import { readBodyBytes } from "./body.ts";
 import type { ApiDeps } from "./deps.ts";
@@ -36,22 +37,6 @@ const DROPPED_RESPONSE_HEADERS = new Set([
   "proxy-connection",
   "trailer",
 ]);
-
-/** Connection errors that mean the request never reached the leader (safe to try its next URL). */
-const NOT_SENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
-
-/** The error code of a failed fetch (undici puts it in `cause`, sometimes an AggregateError). */
-function fetchErrorCode(error: unknown): string {
-  let e: unknown = error;
-  for (let depth = 0; depth < 5 && e !== null && typeof e === "object"; depth++) {
-    const rec = e as { code?: unknown; cause?: unknown; errors?: unknown; name?: unknown };
-    if (typeof rec.code === "string") return rec.code;
-    if (rec.name === "TimeoutError") return "TimeoutError";
-    if (Array.isArray(rec.errors) && rec.errors.length > 0) e = rec.errors[0];
-    else e = rec.cause;
-  }
-  return "UNKNOWN";
-}
 
 /** Options of {@link forwardToLeader} (tests shorten the timeout). */
 export interface ForwardOptions {

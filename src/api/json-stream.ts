@@ -5,6 +5,7 @@
  * is still open.
  */
 import { CairnError, invalidArgument } from "../util/errors.ts";
+import { textChunks } from "./text-stream.ts";
 
 function isSpace(ch: string): boolean {
   return ch === " " || ch === "\n" || ch === "\r" || ch === "\t";
@@ -23,72 +24,57 @@ export async function* jsonObjects(
   maxObjectBytes: number,
   signal?: AbortSignal,
 ): AsyncGenerator<unknown, void, undefined> {
-  if (body === null || signal?.aborted) return;
-  const reader = body.getReader();
-  const onAbort = () => void reader.cancel().catch(() => {});
-  signal?.addEventListener("abort", onAbort, { once: true });
-  const decoder = new TextDecoder("utf-8", { fatal: true });
   let buf = "";
   let start = -1; // index in buf of the current object's "{", -1 between objects
   let depth = 0;
   let inString = false;
   let escaped = false;
   let scanned = 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      try {
-        buf += done ? decoder.decode() : decoder.decode(value, { stream: true });
-      } catch {
-        throw invalidArgument("request body is not valid UTF-8");
-      }
-      for (let i = scanned; i < buf.length; i++) {
-        const ch = buf[i]!;
-        if (start < 0) {
-          if (isSpace(ch)) continue;
-          if (ch !== "{") throw invalidArgument("request body must be a sequence of JSON objects");
-          start = i;
-          depth = 1;
-        } else if (inString) {
-          if (escaped) escaped = false;
-          else if (ch === "\\") escaped = true;
-          else if (ch === '"') inString = false;
-        } else if (ch === '"') {
-          inString = true;
-        } else if (ch === "{" || ch === "[") {
-          depth++;
-        } else if ((ch === "}" || ch === "]") && --depth === 0) {
-          const text = buf.slice(start, i + 1);
-          buf = buf.slice(i + 1);
-          i = -1;
-          start = -1;
-          let parsed: unknown;
-          try {
-            parsed = JSON.parse(text);
-          } catch (e) {
-            throw invalidArgument(`request body is not valid JSON: ${(e as Error).message}`);
-          }
-          yield parsed;
-        }
-      }
-      scanned = buf.length;
-      if (start >= 0 && buf.length - start > maxObjectBytes) {
-        throw new CairnError(
-          "payload_too_large",
-          `a request object is over the limit of ${maxObjectBytes} bytes (--max-request-bytes)`,
-        );
-      }
+  for await (const { text, done } of textChunks(body, signal)) {
+    buf += text;
+    for (let i = scanned; i < buf.length; i++) {
+      const ch = buf[i]!;
       if (start < 0) {
-        buf = "";
-        scanned = 0;
-      }
-      if (done) {
-        if (start >= 0) throw invalidArgument("request body ends inside a JSON object");
-        return;
+        if (isSpace(ch)) continue;
+        if (ch !== "{") throw invalidArgument("request body must be a sequence of JSON objects");
+        start = i;
+        depth = 1;
+      } else if (inString) {
+        if (escaped) escaped = false;
+        else if (ch === "\\") escaped = true;
+        else if (ch === '"') inString = false;
+      } else if (ch === '"') {
+        inString = true;
+      } else if (ch === "{" || ch === "[") {
+        depth++;
+      } else if ((ch === "}" || ch === "]") && --depth === 0) {
+        const text = buf.slice(start, i + 1);
+        buf = buf.slice(i + 1);
+        i = -1;
+        start = -1;
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch (e) {
+          throw invalidArgument(`request body is not valid JSON: ${(e as Error).message}`);
+        }
+        yield parsed;
       }
     }
-  } finally {
-    signal?.removeEventListener("abort", onAbort);
-    await reader.cancel().catch(() => {});
+    scanned = buf.length;
+    if (start >= 0 && buf.length - start > maxObjectBytes) {
+      throw new CairnError(
+        "payload_too_large",
+        `a request object is over the limit of ${maxObjectBytes} bytes (--max-request-bytes)`,
+      );
+    }
+    if (start < 0) {
+      buf = "";
+      scanned = 0;
+    }
+    if (done) {
+      if (start >= 0) throw invalidArgument("request body ends inside a JSON object");
+      return;
+    }
   }
 }

@@ -3,7 +3,8 @@
  * each line, "\n"-terminated ("\r\n" too), is yielded as soon as its newline arrives. A last line
  * without a newline is yielded when the body ends, unless it is empty.
  */
-import { CairnError, invalidArgument } from "../util/errors.ts";
+import { CairnError } from "../util/errors.ts";
+import { textChunks } from "./text-stream.ts";
 
 /**
  * Yields the lines of `body` without their line ending.
@@ -17,40 +18,25 @@ export async function* bodyLines(
   maxLineBytes: number,
   signal?: AbortSignal,
 ): AsyncGenerator<string, void, undefined> {
-  if (body === null || signal?.aborted) return;
-  const reader = body.getReader();
-  const onAbort = () => void reader.cancel().catch(() => {});
-  signal?.addEventListener("abort", onAbort, { once: true });
-  const decoder = new TextDecoder("utf-8", { fatal: true });
   let buf = "";
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      try {
-        buf += done ? decoder.decode() : decoder.decode(value, { stream: true });
-      } catch {
-        throw invalidArgument("request body is not valid UTF-8");
-      }
-      let nl = buf.indexOf("\n");
-      while (nl >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        yield line.endsWith("\r") ? line.slice(0, -1) : line;
-        nl = buf.indexOf("\n");
-      }
-      if (buf.length > maxLineBytes) {
-        throw new CairnError(
-          "payload_too_large",
-          `a line of the request is over the limit of ${maxLineBytes} bytes (--max-request-bytes)`,
-        );
-      }
-      if (done) {
-        if (buf.trim() !== "") yield buf;
-        return;
-      }
+  for await (const { text, done } of textChunks(body, signal)) {
+    buf += text;
+    let nl = buf.indexOf("\n");
+    while (nl >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      yield line.endsWith("\r") ? line.slice(0, -1) : line;
+      nl = buf.indexOf("\n");
     }
-  } finally {
-    signal?.removeEventListener("abort", onAbort);
-    await reader.cancel().catch(() => {});
+    if (buf.length > maxLineBytes) {
+      throw new CairnError(
+        "payload_too_large",
+        `a line of the request is over the limit of ${maxLineBytes} bytes (--max-request-bytes)`,
+      );
+    }
+    if (done) {
+      if (buf.trim() !== "") yield buf;
+      return;
+    }
   }
 }

@@ -21,8 +21,9 @@
  *   (and is not waiting for its client) gets `: heartbeat`, so an idle stream sees one every
  *   1 to 1.2 intervals.
  */
-import type { ServerResponse } from "node:http";
+import { ServerResponse } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
+import { Socket } from "node:net";
 import type { WatchEvent } from "../mvcc/types.ts";
 import type { WatchMessage, WatchStream } from "../mvcc/watcher.ts";
 import { revisionEventsToJson } from "./codec/v1-watch.ts";
@@ -42,6 +43,9 @@ export const MAX_SSE_WRITE_BYTES = 256 * 1024;
  * response, or through a web ReadableStream (tests read it to check which path served them).
  */
 export const sseWatchStreamsStarted = { node: 0, web: 0 };
+
+/** Longest run of session flushes before the event loop gets a turn (ms). */
+const FLUSH_SLICE_MS = 5;
 
 /** Heartbeat timer ticks per heartbeat interval (the precision of "idle for one interval"). */
 const HEARTBEAT_TICKS = 5;
@@ -115,7 +119,8 @@ export interface SseSink {
  */
 export class SseWatchSessions {
   private readonly sessions = new Set<SseWatchSession>();
-  private pending: SseWatchSession[] = [];
+  private pending: (SseWatchSession | undefined)[] = [];
+  private pendingHead = 0;
   private immediate: NodeJS.Immediate | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** Heartbeat ticks so far. */
@@ -159,11 +164,28 @@ export class SseWatchSessions {
     this.immediate ??= setImmediate(() => this.flushPending());
   }
 
+  /**
+   * Flushes the sessions with news in order, for at most FLUSH_SLICE_MS; the rest go on at the
+   * next setImmediate, after the I/O that arrived meanwhile (puts, Raft messages), so a fan-out
+   * to many watchers never holds the event loop for long. Sessions further back collect more
+   * revisions meanwhile and write them in one go.
+   */
   private flushPending(): void {
-    const list = this.pending;
-    this.pending = [];
     this.immediate = undefined;
-    for (const s of list) s.flush();
+    const deadline = performance.now() + FLUSH_SLICE_MS;
+    let n = 0;
+    while (this.pendingHead < this.pending.length) {
+      const s = this.pending[this.pendingHead]!;
+      this.pending[this.pendingHead++] = undefined;
+      s.flush();
+      if (++n % 64 === 0 && performance.now() >= deadline) break;
+    }
+    if (this.pendingHead >= this.pending.length) {
+      this.pending = [];
+      this.pendingHead = 0;
+    } else {
+      this.immediate ??= setImmediate(() => this.flushPending());
+    }
   }
 
   private heartbeat(): void {
@@ -322,9 +344,10 @@ export type NodeResponse = ServerResponse | Http2ServerResponse;
 export function serveWatchOnNode(res: NodeResponse, stream: WatchStream, sessions: SseWatchSessions): void {
   res.writeHead(200, SSE_HEADERS);
   const r = res as ServerResponse; // both have write(chunk): boolean, end(), 'drain', 'close'
+  const socketSink = res instanceof ServerResponse ? Http1SocketSink.of(res) : undefined;
   const session = new SseWatchSession(
     stream,
-    {
+    socketSink ?? {
       write: (chunk) => r.write(chunk),
       end: () => {
         r.end();
@@ -332,12 +355,84 @@ export function serveWatchOnNode(res: NodeResponse, stream: WatchStream, session
     },
     sessions,
   );
-  const abort = () => session.aborted();
-  r.on("drain", () => session.drained());
+  const abort = () => {
+    socketSink?.detach();
+    session.aborted();
+  };
+  const drained = () => session.drained();
+  if (socketSink) socketSink.onDrain(drained);
+  else r.on("drain", drained);
   r.on("close", abort);
   r.on("error", abort);
   sseWatchStreamsStarted.node++;
   session.start();
+}
+
+/** HTTP/1.1 chunk framing of frames (`<hex length>\r\n<bytes>\r\n`), cached with the frame. */
+const chunkFrames = new WeakMap<Uint8Array, Buffer>();
+
+function chunkOf(frame: Uint8Array): Buffer {
+  let chunk = chunkFrames.get(frame);
+  if (chunk === undefined) {
+    const head = Buffer.from(`${frame.length.toString(16)}\r\n`, "latin1");
+    chunk = Buffer.allocUnsafe(head.length + frame.length + 2);
+    head.copy(chunk, 0);
+    chunk.set(frame, head.length);
+    chunk.write("\r\n", head.length + frame.length, "latin1");
+    chunkFrames.set(frame, chunk);
+  }
+  return chunk;
+}
+
+/**
+ * An HTTP/1.1 response body written straight to its socket: the head is sent first
+ * (flushHeaders), then each frame goes out as one chunk of the chunked body in one socket write,
+ * its framing cached with the frame (all watchers of a selection write the same bytes), instead of
+ * ServerResponse.write's three pieces, cork and uncork per write. res.end() still writes the last
+ * chunk and hands the connection back to keep-alive. Used only when the response owns its socket
+ * now (not queued behind a pipelined one) and under Node (Bun's node:http has no real socket).
+ */
+class Http1SocketSink implements SseSink {
+  private drainListener: (() => void) | undefined;
+
+  private constructor(
+    private readonly res: ServerResponse,
+    private readonly socket: Socket,
+    private readonly chunked: boolean,
+  ) {}
+
+  /** A sink for `res` (head written by the caller), or undefined when it must go through res.write. */
+  static of(res: ServerResponse): Http1SocketSink | undefined {
+    const socket = res.socket;
+    if (process.versions.bun !== undefined || !(socket instanceof Socket) || socket.destroyed)
+      return undefined;
+    const chunked = (res as unknown as { chunkedEncoding?: unknown }).chunkedEncoding;
+    if (typeof chunked !== "boolean") return undefined; // not Node's OutgoingMessage as we know it
+    res.flushHeaders();
+    if ((res as unknown as { outputSize?: number }).outputSize) return undefined; // head still queued
+    return new Http1SocketSink(res, socket, chunked);
+  }
+
+  write(chunk: Uint8Array): boolean {
+    return this.socket.write(this.chunked ? chunkOf(chunk) : chunk);
+  }
+
+  end(): void {
+    this.detach();
+    this.res.end();
+  }
+
+  /** Calls `fn` when the socket drains (until the response ends). */
+  onDrain(fn: () => void): void {
+    this.drainListener = fn;
+    this.socket.on("drain", fn);
+  }
+
+  /** Removes the drain listener (the socket may serve further requests). */
+  detach(): void {
+    if (this.drainListener) this.socket.off("drain", this.drainListener);
+    this.drainListener = undefined;
+  }
 }
 
 /**

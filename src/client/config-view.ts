@@ -12,6 +12,7 @@
  * promise, and the view does not move meanwhile.
  */
 import type { CairnClient } from "./client.ts";
+import { deferred, onAbortUntil } from "./deferred.ts";
 import { isClientError } from "./errors.ts";
 import { sleep } from "./transport.ts";
 import type { RangeResult } from "./types.ts";
@@ -56,9 +57,8 @@ export class ConfigView {
   private readonly map = new Map<string, string>();
   private readonly stop = new AbortController();
   private watch: Watch | undefined;
-  private resolveReady!: () => void;
-  private rejectReady!: (err: unknown) => void;
-  private resolveDone!: (r: { error?: unknown }) => void;
+  private readonly readyD = deferred<void>();
+  private readonly doneD = deferred<{ error?: unknown }>();
   private readonly untrack: () => void;
 
   /** @internal use CairnClient.watchConfig */
@@ -68,22 +68,11 @@ export class ConfigView {
     private readonly onChange: ConfigListener,
     private readonly opts: ConfigViewOptions,
   ) {
-    this.ready = new Promise((resolve, reject) => {
-      this.resolveReady = resolve;
-      this.rejectReady = reject;
-    });
+    this.ready = this.readyD.promise;
     this.ready.catch(() => {});
-    this.done = new Promise((resolve) => {
-      this.resolveDone = resolve;
-    });
+    this.done = this.doneD.promise;
     this.untrack = client.track(() => this.close());
-    const signal = opts.signal;
-    if (signal?.aborted) this.stop.abort();
-    else if (signal) {
-      const onAbort = () => this.close();
-      signal.addEventListener("abort", onAbort, { once: true });
-      void this.done.then(() => signal.removeEventListener("abort", onAbort));
-    }
+    if (onAbortUntil(opts.signal, this.done, () => this.close())) this.stop.abort();
     void this.run();
   }
 
@@ -112,8 +101,8 @@ export class ConfigView {
 
   private finish(r: { error?: unknown }): void {
     this.untrack();
-    this.rejectReady(r.error ?? new Error("the config view was closed before its first read"));
-    this.resolveDone(r);
+    this.readyD.reject(r.error ?? new Error("the config view was closed before its first read"));
+    this.doneD.resolve(r);
   }
 
   private async run(): Promise<void> {
@@ -147,7 +136,7 @@ export class ConfigView {
       if (first || changed.length > 0) {
         await this.notify(changed, { revision: r.revision, cause: first ? "initial" : "reload" });
       }
-      if (first) this.resolveReady();
+      if (first) this.readyD.resolve();
       first = false;
       if (this.stop.signal.aborted) break;
       const w = this.client.openWatch(

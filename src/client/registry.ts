@@ -8,6 +8,7 @@
  */
 import type { CairnClient } from "./client.ts";
 import type { ConfigChangeInfo, ConfigView, ConfigViewOptions } from "./config-view.ts";
+import { deferred } from "./deferred.ts";
 import { CairnClientError, isClientError } from "./errors.ts";
 import type { Lease } from "./lease.ts";
 import { sleep } from "./transport.ts";
@@ -49,9 +50,8 @@ export class Registration {
   readonly done: Promise<{ error?: unknown }>;
   private lease: Lease | undefined;
   private readonly stop = new AbortController();
-  private resolveReady!: () => void;
-  private rejectReady!: (err: unknown) => void;
-  private resolveDone!: (r: { error?: unknown }) => void;
+  private readonly readyD = deferred<void>();
+  private readonly doneD = deferred<{ error?: unknown }>();
   private readonly untrack: () => void;
 
   /** @internal use CairnClient.register */
@@ -65,14 +65,9 @@ export class Registration {
     checkName("service", service);
     checkName("instanceId", instanceId);
     this.key = serviceKey(service, instanceId);
-    this.ready = new Promise((resolve, reject) => {
-      this.resolveReady = resolve;
-      this.rejectReady = reject;
-    });
+    this.ready = this.readyD.promise;
     this.ready.catch(() => {});
-    this.done = new Promise((resolve) => {
-      this.resolveDone = resolve;
-    });
+    this.done = this.doneD.promise;
     this.untrack = client.track(() => this.stop.abort());
     void this.run();
   }
@@ -110,7 +105,7 @@ export class Registration {
         await this.putKey(lease.id, signal);
         this.registrations++;
         failures = 0;
-        this.resolveReady();
+        this.readyD.resolve();
         const end = await Promise.race([lease.ended, stopped]);
         if (end === undefined || signal.aborted) break;
         // Lost (expired / not renewed in time): register again with a new lease.
@@ -125,16 +120,16 @@ export class Registration {
             err.code === "lease_not_found");
         if (!retry) {
           this.untrack();
-          this.rejectReady(err);
-          this.resolveDone({ error: err });
+          this.readyD.reject(err);
+          this.doneD.resolve({ error: err });
           return;
         }
         await sleep(this.client.transport.backoff.delayMs(failures++), signal).catch(() => {});
       }
     }
     this.untrack();
-    this.rejectReady(new CairnClientError("closed", "the registration was closed"));
-    this.resolveDone({});
+    this.readyD.reject(new CairnClientError("closed", "the registration was closed"));
+    this.doneD.resolve({});
   }
 
   /**

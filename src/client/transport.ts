@@ -13,6 +13,7 @@
  *   leader_transferring or too_many_requests (refused before proposing). Otherwise it fails with
  *   `unknown_outcome` and is never sent again.
  */
+import { fetchErrorCode, NOT_SENT_CODES } from "../util/fetch-error.ts";
 import { CairnClientError, type ClientErrorCode, CompactedError, NO_EFFECT_CODES } from "./errors.ts";
 
 /** Retry policy of a client. All durations in milliseconds. */
@@ -75,51 +76,7 @@ const DEFAULT_INITIAL_BACKOFF_MS = 50;
 const DEFAULT_MAX_BACKOFF_MS = 2_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
-/**
- * Connection error codes that mean the request never left this machine (Node's fetch puts them in
- * `cause`); the same list as the server's leader forwarding (src/api/forward.ts).
- */
-const NOT_SENT_CODES = new Set([
-  "ECONNREFUSED",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "UND_ERR_CONNECT_TIMEOUT",
-]);
-
-/** The error code of a failed fetch (in `cause`, sometimes inside an AggregateError). */
-export function fetchErrorCode(error: unknown): string {
-  let e: unknown = error;
-  for (let depth = 0; depth < 6 && e !== null && typeof e === "object"; depth++) {
-    const rec = e as { code?: unknown; cause?: unknown; errors?: unknown; name?: unknown };
-    if (typeof rec.code === "string") return rec.code;
-    if (rec.name === "TimeoutError") return "TimeoutError";
-    if (Array.isArray(rec.errors) && rec.errors.length > 0) e = rec.errors[0];
-    else e = rec.cause;
-  }
-  return "UNKNOWN";
-}
-
-/** True when a fetch error proves the request was not sent (connection refused, no route, no DNS). */
-export function notSent(error: unknown): boolean {
-  return NOT_SENT_CODES.has(fetchErrorCode(error));
-}
-
-/**
- * A small deterministic generator of numbers in [0, 1) (mulberry32), for tests that need
- * reproducible jitter.
- */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from "../util/random.ts";
 
 /** Exponential back-off with "equal jitter": a delay in [d/2, d), d = min(max, initial * 2^retry). */
 export class Backoff {

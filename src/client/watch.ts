@@ -19,6 +19,8 @@
  *   contract; watchConfig does it for you). A `cancelled` final event (slow reader, member
  *   stopping) is resumed like a lost connection.
  */
+
+import { deferred, onAbortUntil } from "./deferred.ts";
 import { CairnClientError, CompactedError } from "./errors.ts";
 import { type SseEvent, SseParser } from "./sse.ts";
 import { errorFromAnswer, type HttpRequest, sleep, type Transport } from "./transport.ts";
@@ -105,9 +107,8 @@ export class Watch implements AsyncIterable<WatchEvent> {
   private cancelled = false;
   private conn: AbortController | undefined;
   private readonly stop = new AbortController();
-  private resolveReady!: () => void;
-  private rejectReady!: (err: unknown) => void;
-  private resolveDone!: (end: WatchEnd) => void;
+  private readonly readyD = deferred<void>();
+  private readonly doneD = deferred<WatchEnd>();
   private readonly path: string;
   private sink: WatchSink;
   private readonly hasSink: boolean;
@@ -148,21 +149,10 @@ export class Watch implements AsyncIterable<WatchEvent> {
     if (opts.startRevision) this.lastSeen = opts.startRevision - 1;
     this.hasSink = sink !== undefined;
     this.sink = sink ?? ((_rev, events) => this.enqueue(events));
-    this.ready = new Promise((resolve, reject) => {
-      this.resolveReady = resolve;
-      this.rejectReady = reject;
-    });
+    this.ready = this.readyD.promise;
     this.ready.catch(() => {});
-    this.done = new Promise((resolve) => {
-      this.resolveDone = resolve;
-    });
-    const signal = opts.signal;
-    if (signal?.aborted) this.cancelled = true;
-    else if (signal) {
-      const onAbort = () => this.cancel();
-      signal.addEventListener("abort", onAbort, { once: true });
-      void this.done.then(() => signal.removeEventListener("abort", onAbort));
-    }
+    this.done = this.doneD.promise;
+    if (onAbortUntil(opts.signal, this.done, () => this.cancel())) this.cancelled = true;
     void this.run();
   }
 
@@ -253,12 +243,12 @@ export class Watch implements AsyncIterable<WatchEvent> {
       }
     }
     this.ended = end;
-    this.rejectReady(
+    this.readyD.reject(
       end.reason === "cancelled" ? new CairnClientError("closed", "the watch was cancelled") : end.error,
     );
     this.wakeReader?.();
     this.onEnd?.(end);
-    this.resolveDone(end);
+    this.doneD.resolve(end);
   }
 
   /** One stream: open it, read it until it fails or ends. */
@@ -350,7 +340,7 @@ export class Watch implements AsyncIterable<WatchEvent> {
           const data = obj(JSON.parse(ev.data), "created");
           this.lastSeen = num(data, "start_revision") - 1;
         }
-        this.resolveReady();
+        this.readyD.resolve();
         return "progress";
       }
       case "message": {

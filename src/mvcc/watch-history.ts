@@ -8,6 +8,7 @@
  * the compact revision (below it, tombstones and prev_kv may be gone).
  */
 import { assert } from "../util/assert.ts";
+import { MinHeap } from "../util/min-heap.ts";
 import { eventBytes, eventOf } from "./events.ts";
 import type { KeyHistory } from "./key-history.ts";
 import type { KeyIndex } from "./key-index.ts";
@@ -29,52 +30,11 @@ interface Cursor {
   order: number;
 }
 
+/** Replay order of the cursors: by (revision, key order). */
 function before(a: Cursor, b: Cursor): boolean {
   const ra = a.h.entries[a.i]!.modRevision;
   const rb = b.h.entries[b.i]!.modRevision;
   return ra < rb || (ra === rb && a.order < b.order);
-}
-
-/** A binary min-heap of cursors by (revision, key order). */
-class CursorHeap {
-  private readonly items: Cursor[] = [];
-
-  get size(): number {
-    return this.items.length;
-  }
-
-  push(c: Cursor): void {
-    const a = this.items;
-    a.push(c);
-    let i = a.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!before(a[i]!, a[parent]!)) break;
-      [a[i], a[parent]] = [a[parent]!, a[i]!];
-      i = parent;
-    }
-  }
-
-  pop(): Cursor {
-    const a = this.items;
-    const top = a[0]!;
-    const last = a.pop()!;
-    if (a.length > 0) {
-      a[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && before(a[l]!, a[m]!)) m = l;
-        if (r < a.length && before(a[r]!, a[m]!)) m = r;
-        if (m === i) break;
-        [a[i], a[m]] = [a[m]!, a[i]!];
-        i = m;
-      }
-    }
-    return top;
-  }
 }
 
 /**
@@ -91,7 +51,7 @@ export function readHistory(
   budgetBytes: number,
 ): HistoryBatch {
   assert(fromRevision >= 1, "watch history: revisions start at 1");
-  const heap = new CursorHeap();
+  const heap = new MinHeap(before);
   let order = 0;
   for (const h of index.histories(iv)) {
     const i = h.indexAt(fromRevision - 1) + 1;
@@ -102,7 +62,7 @@ export function readHistory(
   let bytes = 0;
   let current: RevisionEvents | undefined;
   while (heap.size > 0) {
-    const c = heap.pop();
+    const c = heap.pop()!;
     const entry = c.h.entries[c.i]!;
     if (current === undefined || current.revision !== entry.modRevision) {
       if (current !== undefined && bytes >= budgetBytes) return { groups, nextRevision: entry.modRevision };

@@ -29,7 +29,7 @@ import type { WatchEvent } from "./types.ts";
 import type { HistoryBatch } from "./watch-history.ts";
 import { selectionKey, WatchIndex } from "./watch-index.ts";
 import { validateWatchRequest, type WatchRequest, WatchSelector } from "./watch-request.ts";
-import { revisionBytes, Watcher, type WatcherHost, type WatchStream } from "./watcher.ts";
+import { queuedRevision, Watcher, type WatcherHost, type WatchStream } from "./watcher.ts";
 
 /** What the hub reads from the store (KvStore implements it). */
 export interface WatchSource {
@@ -131,10 +131,10 @@ export class WatchHub implements WatcherHost {
       // One selection per group; its watchers share the array (never modified after this).
       const selected = g.selector.select(events, keys);
       if (selected.length === 0) continue;
-      const bytes = revisionBytes(selected);
+      const queued = queuedRevision(revision, selected);
       for (const w of g.watchers) {
         if (revision < w.nextRevision) continue; // starts in the future
-        if (w.pushEvents(revision, selected, true, bytes)) w.lastSentMs = this.nowMs;
+        if (w.pushRevision(queued, true)) w.lastSentMs = this.nowMs;
         else this.cancelSlow(w); // leaves g.watchers: deleting during iteration is safe
       }
     }

@@ -81,6 +81,21 @@ interface Queued {
   bytes: number;
 }
 
+/**
+ * One revision group as queued, shareable by every watcher of a selection (the hub makes one per
+ * selection and revision; it and its message are never modified once made).
+ */
+export interface QueuedRevision {
+  readonly msg: Extract<WatchMessage, { kind: "events" }>;
+  readonly bytes: number;
+}
+
+/** The {@link QueuedRevision} of `events` (non-empty) at `revision`. */
+export function queuedRevision(revision: number, events: WatchEvent[]): QueuedRevision {
+  assert(events.length > 0, "watcher: empty revision group");
+  return { msg: { kind: "events", revision, events }, bytes: revisionBytes(events) };
+}
+
 /** Hub-side state plus the consumer API. Created only by the hub. */
 export class Watcher implements WatchStream {
   /** synced: gets live events from the hub; unsynced: catching up from history; ended: no more. */
@@ -141,16 +156,21 @@ export class Watcher implements WatchStream {
    * @param bounded true for live events: refused (false returned, nothing queued) when the buffer
    *   is not empty and the group would take it over maxBufferBytes. A group always fits into an
    *   empty buffer, so one huge revision cannot stall a watcher forever.
-   * @param eventsBytes the events' size when the caller has it ({@link revisionBytes}); the same
-   *   array may be queued to many watchers (it is never modified)
    * @returns false when refused
    */
-  pushEvents(revision: number, events: WatchEvent[], bounded: boolean, eventsBytes?: number): boolean {
+  pushEvents(revision: number, events: WatchEvent[], bounded: boolean): boolean {
+    return this.pushRevision(queuedRevision(revision, events), bounded);
+  }
+
+  /**
+   * Queues a revision group made by {@link queuedRevision}, possibly queued to other watchers too
+   * (the consumer gets the same message object; nobody modifies it). Rules of {@link pushEvents}.
+   * @returns false when refused
+   */
+  pushRevision(r: QueuedRevision, bounded: boolean): boolean {
     assert(this.state !== "ended", "watcher: events after the end");
-    assert(events.length > 0, "watcher: empty revision group");
-    const size = eventsBytes ?? revisionBytes(events);
-    if (bounded && this.bytes > 0 && this.bytes + size > this.maxBufferBytes) return false;
-    this.enqueue({ msg: { kind: "events", revision, events }, bytes: size });
+    if (bounded && this.bytes > 0 && this.bytes + r.bytes > this.maxBufferBytes) return false;
+    this.enqueue(r);
     return true;
   }
 

@@ -19,6 +19,7 @@
  * Pure: time comes in as `nowMs` arguments (no clock read here), so tests drive it.
  */
 import { assert } from "../util/assert.ts";
+import { MinHeap } from "../util/min-heap.ts";
 
 /** One scheduled look at a lease: valid while `checkAtMs` of the lease still equals `atMs`. */
 interface Check {
@@ -26,56 +27,7 @@ interface Check {
   atMs: number;
 }
 
-/** Binary min-heap of checks by time (ties by id, so the order is deterministic). */
-class CheckHeap {
-  private readonly items: Check[] = [];
-
-  get size(): number {
-    return this.items.length;
-  }
-
-  peek(): Check | undefined {
-    return this.items[0];
-  }
-
-  push(c: Check): void {
-    const a = this.items;
-    a.push(c);
-    let i = a.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!before(a[i]!, a[p]!)) break;
-      [a[i], a[p]] = [a[p]!, a[i]!];
-      i = p;
-    }
-  }
-
-  pop(): Check | undefined {
-    const a = this.items;
-    const top = a[0];
-    const last = a.pop();
-    if (a.length > 0 && last !== undefined) {
-      a[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && before(a[l]!, a[m]!)) m = l;
-        if (r < a.length && before(a[r]!, a[m]!)) m = r;
-        if (m === i) break;
-        [a[i], a[m]] = [a[m]!, a[i]!];
-        i = m;
-      }
-    }
-    return top;
-  }
-
-  clear(): void {
-    this.items.length = 0;
-  }
-}
-
+/** Order of the checks: by time (ties by id, so the order is deterministic). */
 function before(a: Check, b: Check): boolean {
   return a.atMs < b.atMs || (a.atMs === b.atMs && a.id < b.id);
 }
@@ -92,7 +44,7 @@ export class Lessor {
   private readonly expiryMs = new Map<number, number>();
   /** Lease id → when the heap should look at it next (expiry, or the retry time after a report). */
   private readonly checkAtMs = new Map<number, number>();
-  private readonly heap = new CheckHeap();
+  private readonly heap = new MinHeap(before);
 
   /** @param retryMs wait before an expired lease that still exists is reported again (ms) */
   constructor(private readonly retryMs: number) {}

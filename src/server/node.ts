@@ -10,7 +10,6 @@
  */
 import { randomBytes, randomInt } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { Packr } from "msgpackr";
 import type { Logger } from "pino";
 import { leaseNotFoundError, leaseTtlTooLargeError } from "../mvcc/errors.ts";
 import type {
@@ -68,7 +67,7 @@ export { bootstrapLog } from "./state-machine.ts";
 import { Lessor, minLeaseTtlSeconds } from "./lessor.ts";
 import { checkCanAddVoter, checkCanPromote, checkCanRemove, checkPeerUrlsFree } from "./member-checks.ts";
 import { type ConfMember, encodeProposal, type Proposal, ProposalKind } from "./proposal.ts";
-import { ReadIndexBatcher } from "./read-index.ts";
+import { ReadIndexBatcher, realTimers } from "./read-index.ts";
 import type {
   ClusterHeader,
   ClusterService,
@@ -189,8 +188,8 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
           this.raft.readIndex(ctx);
           this.schedule();
         },
-        waitApplied: (index) => this.appliedWaiters.waitFor(index, this.appliedIndex),
-        nowMs: () => Date.now(),
+        waitApplied: (index, done) => this.appliedWaiters.waitFor(index, this.appliedIndex, done),
+        ...realTimers,
       },
       READ_INDEX_RETRY_MS,
       REQUEST_TIMEOUT_MS,

@@ -5,12 +5,17 @@
  * the ReadState carrying that context, wait until the applied index reaches it, release the batch.
  * A round that gets no answer is re-asked every `retryMs` (a dropped MsgReadIndex must not stall
  * reads) and fails with CairnError("timeout") after `timeoutMs`.
+ *
+ * Time and timers come from the host (the node passes real ones, the KV simulation its simulated
+ * clock), so the simulation runs this very class.
  */
+import { ctxKey } from "../raft/read-only.ts";
 import type { ReadState } from "../raft/types.ts";
 import { assert } from "../util/assert.ts";
 import { CairnError } from "../util/errors.ts";
 
-interface Reader {
+/** A read waiting for its barrier. */
+export interface Reader {
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -20,17 +25,36 @@ interface Round {
   key: string;
   readers: Reader[];
   startedAtMs: number;
-  retryTimer: NodeJS.Timeout;
+  /** Cancels the pending retry timer. */
+  cancelRetry: () => void;
 }
 
 /** What a ReadIndex batcher needs from its node. */
 export interface ReadIndexHost {
   /** Issues raft.readIndex(ctx). @throws CairnError("no_leader") */
   requestReadIndex(ctx: Uint8Array): void;
-  /** Resolves when the applied index reaches `index`. */
-  waitApplied(index: number): Promise<void>;
+  /** Calls `done` when the applied index reaches `index` (at once if it already has). */
+  waitApplied(index: number, done: () => void): void;
   nowMs(): number;
+  /** Runs `fn` after `ms`; returns a function that cancels it. */
+  schedule(ms: number, fn: () => void): () => void;
+  /** Runs `fn` after the current work (a microtask in the node). */
+  soon(fn: () => void): void;
+  /** A round starts (the simulation checks the ReadIndex invariant with these two). */
+  onRoundStart?(ctxKey: string): void;
+  /** A round got its ReadState. */
+  onRoundAnswered?(ctxKey: string, index: number): void;
 }
+
+/** The real clock and timers, for a node. */
+export const realTimers: Pick<ReadIndexHost, "nowMs" | "schedule" | "soon"> = {
+  nowMs: () => Date.now(),
+  schedule: (ms, fn) => {
+    const t = setTimeout(fn, ms);
+    return () => clearTimeout(t);
+  },
+  soon: (fn) => queueMicrotask(fn),
+};
 
 export class ReadIndexBatcher {
   private next: Reader[] = [];
@@ -55,18 +79,22 @@ export class ReadIndexBatcher {
 
   /** Resolves when a linearizable read may be served from local state. @throws CairnError timeout | no_leader */
   barrier(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.next.push({ resolve, reject });
-      if (!this.inFlight) this.startRound();
-    });
+    return new Promise((resolve, reject) => this.join({ resolve, reject }));
+  }
+
+  /** Calls `reader.resolve` when a linearizable read may be served from local state (or `reject`). */
+  join(reader: Reader): void {
+    this.next.push(reader);
+    if (!this.inFlight) this.startRound();
   }
 
   /** Feeds a ReadState from Raft's Ready. */
   onReadState(rs: ReadState): void {
     const round = this.inFlight;
-    if (!round || Buffer.from(rs.requestCtx).toString("hex") !== round.key) return;
+    if (!round || ctxKey(rs.requestCtx) !== round.key) return;
+    this.host.onRoundAnswered?.(round.key, rs.index);
     this.finishRound(round);
-    this.host.waitApplied(rs.index).then(() => {
+    this.host.waitApplied(rs.index, () => {
       for (const r of round.readers) r.resolve();
     });
   }
@@ -88,14 +116,20 @@ export class ReadIndexBatcher {
     new DataView(ctx.buffer).setBigUint64(8, ++this.counter);
     const round: Round = {
       ctx,
-      key: Buffer.from(ctx).toString("hex"),
+      key: ctxKey(ctx),
       readers: this.next,
       startedAtMs: this.host.nowMs(),
-      retryTimer: setInterval(() => this.retry(round), this.retryMs),
+      cancelRetry: () => {},
     };
     this.next = [];
     this.inFlight = round;
+    this.host.onRoundStart?.(round.key);
+    this.scheduleRetry(round);
     this.ask(round);
+  }
+
+  private scheduleRetry(round: Round): void {
+    round.cancelRetry = this.host.schedule(this.retryMs, () => this.retry(round));
   }
 
   private ask(round: Round): void {
@@ -116,13 +150,14 @@ export class ReadIndexBatcher {
       return;
     }
     this.ask(round);
+    if (this.inFlight === round) this.scheduleRetry(round);
   }
 
   private finishRound(round: Round): void {
-    clearInterval(round.retryTimer);
+    round.cancelRetry();
     if (this.inFlight === round) this.inFlight = null;
     // Reads that arrived meanwhile start the next round at once.
-    queueMicrotask(() => {
+    this.host.soon(() => {
       if (!this.inFlight) this.startRound();
     });
   }

@@ -65,10 +65,10 @@ export class WaitRegistry<T> {
 export class AppliedIndexWaiters {
   private waiters: { index: number; resolve: () => void }[] = [];
 
-  /** Resolves at once if `appliedIndex >= index`, else when `advance` reaches it. */
-  waitFor(index: number, appliedIndex: number): Promise<void> {
-    if (appliedIndex >= index) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ index, resolve }));
+  /** Calls `resolve` at once if `appliedIndex >= index`, else when `advance` reaches it. */
+  waitFor(index: number, appliedIndex: number, resolve: () => void): void {
+    if (appliedIndex >= index) resolve();
+    else this.waiters.push({ index, resolve });
   }
 
   /** Called after entries are applied up to `appliedIndex`. */

@@ -37,22 +37,7 @@ import { keepAliveOnce } from "../lease-keepalive.ts";
 import { bodyLines } from "../line-stream.ts";
 import { boolParam } from "../query.ts";
 import { compactionSchema, leaseGrantSchema } from "./v1-leases.schema.ts";
-
-const NO_QUERY: Record<string, string> = {};
-
-/** The query as a record, rejecting parameters the route does not know. */
-function queryOf(c: Context, allowed: readonly string[]): Record<string, string> {
-  if (c.req.url.indexOf("?") < 0) return NO_QUERY;
-  const q = c.req.query();
-  for (const name of Object.keys(q)) {
-    if (!allowed.includes(name)) {
-      throw invalidArgument(
-        `unknown query parameter ${name}${allowed.length ? ` (allowed: ${allowed.join(", ")})` : ""}`,
-      );
-    }
-  }
-  return q;
-}
+import { queryOf } from "./v1-locks.ts";
 
 /** The lease id of the path: a decimal integer 1 ..= 2^53-1. */
 function pathLeaseId(c: Context): number {

@@ -6,7 +6,7 @@
  *   number starting at the process start time × 1000, as the real node's Date.now() * 1000); they
  *   wait for a leader (NO_LEADER_WAIT), then for their entry to be applied here (REQUEST_TIMEOUT),
  *   and fail with leader_changed when this member stops leading (they may still commit).
- * - Linearizable reads pass a ReadIndex barrier (read-index.ts), then read the local KvStore.
+ * - Linearizable reads pass a ReadIndex barrier (src/server/read-index.ts), then read the local KvStore.
  * One instance per process: a crash drops it with every waiter (their clients time out).
  */
 import type { KvStore } from "../../../src/mvcc/store.ts";
@@ -31,11 +31,12 @@ import {
   type Proposal,
   ProposalKind,
 } from "../../../src/server/proposal.ts";
+import { ReadIndexBatcher } from "../../../src/server/read-index.ts";
 import { confMemberContext } from "../../../src/server/state-machine.ts";
+import { AppliedIndexWaiters } from "../../../src/server/waiters.ts";
 import { CairnError } from "../../../src/util/errors.ts";
 import { MAX_PENDING_PROPOSALS } from "../../../src/util/limits.ts";
 import { type HarnessBug, TIMING } from "./config.ts";
-import { SimReadIndex } from "./read-index.ts";
 import type { Scheduler } from "./scheduler.ts";
 import { SimWaitRegistry } from "./waiters.ts";
 
@@ -62,7 +63,7 @@ export interface RequestsHost {
   alive(): boolean;
   onReadRoundStart(ctxKey: string): void;
   onReadRoundAnswered(ctxKey: string, index: number): void;
-  /** First 8 bytes of this process's read contexts (unique to it, see read-index.ts). */
+  /** First 8 bytes of this process's read contexts (unique to it, see src/server/read-index.ts). */
   readCtxPrefix: Uint8Array;
 }
 
@@ -71,22 +72,39 @@ type Done<T> = (a: Answer<T>) => void;
 /** The waiting requests of one member process. */
 export class NodeRequests {
   private readonly proposals: SimWaitRegistry<Applied>;
-  private readonly reads: SimReadIndex;
+  private readonly reads: ReadIndexBatcher;
+  private readonly appliedWaiters = new AppliedIndexWaiters();
   private leaderWaiters: (() => void)[] = [];
   private seq: number;
 
   constructor(private readonly host: RequestsHost) {
     this.seq = host.sched.nowMs * 1000;
     this.proposals = new SimWaitRegistry(host.sched, host.alive);
-    this.reads = new SimReadIndex(
+    const ifAlive = (fn: () => void) => (): void => {
+      if (host.alive()) fn();
+    };
+    this.reads = new ReadIndexBatcher(
       {
         requestReadIndex: (ctx) => host.core.readIndex(ctx),
-        appliedIndex: host.appliedIndex,
-        alive: host.alive,
+        waitApplied: (index, done) => this.appliedWaiters.waitFor(index, host.appliedIndex(), done),
+        nowMs: () => host.sched.nowMs,
+        // The scheduler has no cancellation, and a process's timers die with it.
+        schedule: (ms, fn) => {
+          let cancelled = false;
+          host.sched.after(
+            ms,
+            ifAlive(() => {
+              if (!cancelled) fn();
+            }),
+          );
+          return () => {
+            cancelled = true;
+          };
+        },
+        soon: (fn) => host.sched.soon(ifAlive(fn)),
         onRoundStart: host.onReadRoundStart,
         onRoundAnswered: host.onReadRoundAnswered,
       },
-      host.sched,
       TIMING.readIndexRetryMs,
       TIMING.requestTimeoutMs,
       host.readCtxPrefix,
@@ -126,7 +144,7 @@ export class NodeRequests {
     }
     const fail = (error: Error) => done({ ok: false, error });
     this.waitForLeader(
-      () => this.reads.barrier({ resolve: () => this.host.alive() && read(), reject: fail }),
+      () => this.reads.join({ resolve: () => this.host.alive() && read(), reject: fail }),
       fail,
     );
   }
@@ -179,7 +197,7 @@ export class NodeRequests {
   }
 
   onApplied(index: number): void {
-    this.reads.onApplied(index);
+    this.appliedWaiters.advance(index);
   }
 
   onReadState(rs: ReadState): void {

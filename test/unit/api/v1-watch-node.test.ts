@@ -8,6 +8,7 @@
  */
 import http from "node:http";
 import http2 from "node:http2";
+import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { sseWatchStreamsStarted } from "../../../src/api/sse-watch.ts";
 import { type ClientListener, listenClient } from "../../../src/server/client-listener.ts";
@@ -188,6 +189,74 @@ describe("GET /v1/watch on the Node listener", () => {
     const deadline = Date.now() + 2_000;
     while (h.hub.watcherCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect(h.hub.watcherCount).toBe(0);
+  });
+
+  it("leaves the keep-alive connection usable after a stream ends (valid chunked framing)", async () => {
+    const h = await serve();
+    h.put("c", "1");
+    h.put("c", "2");
+    h.store.applyWithEvents({ op: "compact", req: { revision: 3 } });
+    const sock = net.connect(h.port, "127.0.0.1");
+    let raw = "";
+    sock.setEncoding("latin1");
+    sock.on("data", (d: string) => {
+      raw += d;
+    });
+    const until = async (test: () => boolean) => {
+      const deadline = Date.now() + 5_000;
+      while (!test()) {
+        if (Date.now() > deadline) throw new Error(`timed out; have ${JSON.stringify(raw)}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    sock.write("GET /v1/watch?key=c&start_revision=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    await until(() => raw.includes("\r\n0\r\n\r\n"));
+    const [head, body] = raw.split("\r\n\r\n", 2) as [string, string];
+    expect(head).toMatch(/^HTTP\/1\.1 200 /);
+    expect(head.toLowerCase()).toContain("transfer-encoding: chunked");
+    // De-chunk the body and compare the SSE bytes.
+    let rest = raw.slice(head.length + 4);
+    let sse = "";
+    for (;;) {
+      const eol = rest.indexOf("\r\n");
+      const len = Number.parseInt(rest.slice(0, eol), 16);
+      if (len === 0) break;
+      sse += rest.slice(eol + 2, eol + 2 + len);
+      rest = rest.slice(eol + 2 + len + 2);
+    }
+    expect(body.length).toBeGreaterThan(0);
+    expect(sse).toBe(
+      'event: created\ndata: {"revision":3,"start_revision":1}\nid: 0\n\n' +
+        'event: compacted\ndata: {"compact_revision":3,"message":"mvcc: required revision has been compacted"}\n\n',
+    );
+    // The same connection answers the next request.
+    raw = "";
+    sock.write("GET /v1/watch?key=c HTTP/1.1\r\nHost: x\r\n\r\n");
+    await until(() => raw.includes("event: created"));
+    expect(raw).toMatch(/^HTTP\/1\.1 200 /);
+    sock.destroy();
+  });
+
+  it("serves an HTTP/1.0 client without chunked framing", async () => {
+    const h = await serve();
+    const sock = net.connect(h.port, "127.0.0.1");
+    let raw = "";
+    sock.setEncoding("latin1");
+    sock.on("data", (d: string) => {
+      raw += d;
+    });
+    sock.write("GET /v1/watch?key=old HTTP/1.0\r\nHost: x\r\n\r\n");
+    const deadline = Date.now() + 5_000;
+    while (!raw.includes("id: 1\n\n") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    h.put("old", "v");
+    while (!raw.includes("id: 2\n\n") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    const [head, body] = raw.split("\r\n\r\n", 2) as [string, string];
+    expect(head).toMatch(/^HTTP\/1\.1 200 /);
+    expect(head.toLowerCase()).not.toContain("transfer-encoding");
+    expect(body).toMatch(
+      /^event: created\ndata: \{"revision":1,"start_revision":2\}\nid: 1\n\ndata: \{"revision":2,/,
+    );
+    sock.destroy();
   });
 
   it("answers a bad query with the JSON error, not a stream", async () => {

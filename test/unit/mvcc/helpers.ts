@@ -110,17 +110,4 @@ export function grantLease(store: KvStore, id: number, ttl = 60): void {
   store.apply({ op: "leaseGrant", req: { id, ttl } });
 }
 
-/**
- * Deterministic PRNG (mulberry32) for seeded tests.
- * @returns a function giving floats in [0, 1)
- */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from "../../../src/util/random.ts";

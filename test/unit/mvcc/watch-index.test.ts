@@ -10,6 +10,7 @@ import { intervalContains, keyInterval, keyString } from "../../../src/mvcc/keys
 import { prefixEndString, selectionKey, WatchIndex } from "../../../src/mvcc/watch-index.ts";
 import { type WatchRequest, WatchSelector } from "../../../src/mvcc/watch-request.ts";
 import { Watcher, type WatcherHost } from "../../../src/mvcc/watcher.ts";
+import { seededRandom as rng } from "../../../src/util/random.ts";
 import { b } from "./helpers.ts";
 import { drain, WatchRig } from "./watch-helpers.ts";
 
@@ -21,18 +22,6 @@ function watcherOf(req: WatchRequest): Watcher {
   const w = new Watcher(nextId++, selector, false, 1, 0, host, 1 << 20);
   w.selectionKey = selectionKey(req, selector.interval);
   return w;
-}
-
-/** A seeded PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A short random key over a small alphabet (with 0x00 and 0xff, so edge cases come up). */

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import type { ReadState } from "../../../src/raft/types.ts";
-import { ReadIndexBatcher } from "../../../src/server/read-index.ts";
+import { ReadIndexBatcher, realTimers } from "../../../src/server/read-index.ts";
 
 const batchers: ReadIndexBatcher[] = [];
 afterEach(() => {
@@ -13,7 +13,12 @@ afterEach(() => {
 
 function batcher(prefix: number[], asked: Uint8Array[]): ReadIndexBatcher {
   const b = new ReadIndexBatcher(
-    { requestReadIndex: (ctx) => void asked.push(ctx), waitApplied: async () => {}, nowMs: () => 0 },
+    {
+      requestReadIndex: (ctx) => void asked.push(ctx),
+      waitApplied: (_index, done) => done(),
+      ...realTimers,
+      nowMs: () => 0,
+    },
     1_000,
     10_000,
     new Uint8Array(prefix),

@@ -9,19 +9,8 @@ import type { Entry, HardState, Snapshot } from "../../../src/raft/types.ts";
 import type { FileStorage } from "../../../src/storage/file/index.ts";
 import { MemoryStorage } from "../../../src/storage/memory.ts";
 import type { PersistedState, RaftStorage } from "../../../src/storage/types.ts";
+import { seededRandom as prng } from "../../../src/util/random.ts";
 import { entry, TempDataDir } from "./helpers.ts";
-
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function comparable(s: PersistedState) {
   return {

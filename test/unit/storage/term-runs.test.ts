@@ -1,17 +1,7 @@
 /** TermRuns (src/storage/file/term-runs.ts) against a plain array of terms, on seeded random operations. */
 import { describe, expect, it } from "vitest";
 import { TermRuns } from "../../../src/storage/file/term-runs.ts";
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as prng } from "../../../src/util/random.ts";
 
 describe("TermRuns", () => {
   it("keeps runs compact: one run per term change", () => {
