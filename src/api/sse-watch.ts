@@ -7,15 +7,17 @@
  *   is encoded once per events array: the watch hub queues the same array to every watcher of a
  *   selection (src/mvcc/watch-index.ts), so 10,000 watchers of one prefix cost one
  *   JSON.stringify and one UTF-8 encoding per revision, not 10,000.
- * - A session writes straight to a byte sink: the raw Node response (HTTP/1.1 ServerResponse or
- *   HTTP/2 Http2ServerResponse, see {@link serveWatchOnNode}) or, without one (app.request in
- *   tests, other runtimes), a ReadableStream ({@link watchResponse}). Everything queued for a
- *   watcher when the session runs goes out in one write (up to MAX_SSE_WRITE_BYTES). When the
- *   sink says it is full, the session stops taking messages until it drains: they stay in the
- *   watcher's bounded buffer, whose overflow ends the watch with "cancelled" (the hub's
- *   slow-consumer rule, unchanged).
+ * - A session writes straight to a byte sink: the raw Node response (HTTP/1.1: its socket, each
+ *   write one ready-framed chunk of the chunked body; HTTP/2: Http2ServerResponse.write; see
+ *   {@link serveWatchOnNode}) or, without one (app.request in tests, other hosts), a
+ *   ReadableStream ({@link watchResponse}). Everything queued for a watcher when the session runs
+ *   goes out in one write (up to MAX_SSE_WRITE_BYTES). When the sink says it is full, the
+ *   session stops taking messages until it drains: they stay in the watcher's bounded buffer,
+ *   whose overflow ends the watch with "cancelled" (the hub's slow-consumer rule, unchanged).
  * - No promise per message: the watcher calls a listener when a message is queued
- *   (WatchStream.onQueued); sessions with news are flushed together from one setImmediate.
+ *   (WatchStream.onQueued); sessions with news are flushed together from setImmediate, in slices
+ *   of FLUSH_SLICE_MS with the event loop's other work (puts, Raft) in between, so a fan-out to
+ *   10,000 sockets delays a put by about a slice, not by the whole fan-out.
  * - One heartbeat timer per {@link SseWatchSessions} (per app) for all its streams: it ticks
  *   HEARTBEAT_TICKS times per interval, and a stream that wrote nothing for a whole interval
  *   (and is not waiting for its client) gets `: heartbeat`, so an idle stream sees one every
@@ -45,7 +47,7 @@ export const MAX_SSE_WRITE_BYTES = 256 * 1024;
 export const sseWatchStreamsStarted = { node: 0, web: 0 };
 
 /** Longest run of session flushes before the event loop gets a turn (ms). */
-const FLUSH_SLICE_MS = 5;
+const FLUSH_SLICE_MS = 1;
 
 /** Heartbeat timer ticks per heartbeat interval (the precision of "idle for one interval"). */
 const HEARTBEAT_TICKS = 5;
@@ -178,7 +180,7 @@ export class SseWatchSessions {
       const s = this.pending[this.pendingHead]!;
       this.pending[this.pendingHead++] = undefined;
       s.flush();
-      if (++n % 64 === 0 && performance.now() >= deadline) break;
+      if (++n % 16 === 0 && performance.now() >= deadline) break;
     }
     if (this.pendingHead >= this.pending.length) {
       this.pending = [];
@@ -338,8 +340,9 @@ export type NodeResponse = ServerResponse | Http2ServerResponse;
 /**
  * Serves `stream` as SSE on a raw Node response: status 200 with {@link SSE_HEADERS} (no
  * Connection or Transfer-Encoding: Node adds chunked framing on HTTP/1.1 by itself, and HTTP/2
- * forbids them), then frames written with res.write, backpressure through 'drain', the end of
- * the watch on 'close'.
+ * forbids them), then frames written to the socket (HTTP/1.1, {@link Http1SocketSink}) or with
+ * res.write (HTTP/2, or HTTP/1.1 when the socket is not the response's alone), backpressure
+ * through 'drain', the end of the watch on 'close'.
  */
 export function serveWatchOnNode(res: NodeResponse, stream: WatchStream, sessions: SseWatchSessions): void {
   res.writeHead(200, SSE_HEADERS);

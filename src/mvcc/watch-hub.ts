@@ -27,7 +27,7 @@ import { DEFAULT_WATCH_PROGRESS_INTERVAL_MS, MAX_WATCH_BUFFER_BYTES, MAX_WATCHER
 import { type KeyInterval, keyString } from "./keys.ts";
 import type { WatchEvent } from "./types.ts";
 import type { HistoryBatch } from "./watch-history.ts";
-import { selectionKey, WatchIndex } from "./watch-index.ts";
+import { selectionKey, type WatchGroup, WatchIndex } from "./watch-index.ts";
 import { validateWatchRequest, type WatchRequest, WatchSelector } from "./watch-request.ts";
 import { queuedRevision, Watcher, type WatcherHost, type WatchStream } from "./watcher.ts";
 
@@ -126,8 +126,18 @@ export class WatchHub implements WatcherHost {
     assert(revision === this.source.revision, "watch hub: publish before the store applied");
     this.revision = revision;
     if (this.synced.size === 0 || events.length === 0) return;
-    const keys = events.map((e) => keyString(e.kv.key));
-    for (const g of this.synced.match(keys, revision)) {
+    // Binary key strings, made only for keys a group may hold (the rest once a group matched).
+    const keys: string[] = new Array(events.length);
+    const groups: WatchGroup[] = [];
+    for (let i = 0; i < events.length; i++) {
+      const key = events[i]!.kv.key;
+      if (!this.synced.mayHold(key)) continue; // a key nobody watches costs one lookup
+      keys[i] = keyString(key);
+      this.synced.collect(keys[i]!, revision, groups);
+    }
+    if (groups.length === 0) return;
+    for (let i = 0; i < events.length; i++) keys[i] ??= keyString(events[i]!.kv.key);
+    for (const g of groups) {
       // One selection per group; its watchers share the array (never modified after this).
       const selected = g.selector.select(events, keys);
       if (selected.length === 0) continue;

@@ -2,7 +2,8 @@
  * The index of synced watchers by what they watch, so that publishing a revision touches only the
  * watchers of its keys (etcd server/storage/mvcc/watcher_group.go keeps single keys in a map and
  * ranges in an interval tree, likewise). A put that no watcher watches costs a few map lookups and
- * one binary search, whatever the number of watchers.
+ * one binary search, whatever the number of watchers; a put whose first key byte starts no watched
+ * key or prefix (and with no other range watched) costs one array lookup.
  *
  * Watchers with the same selection (key interval, filters, prev_kv) form one {@link WatchGroup}:
  * the events of a revision are selected once per group and the same array is queued to each of
@@ -79,6 +80,8 @@ export class WatchIndex {
   private readonly prefixLengths = new Map<number, number>();
   /** Distinct prefix lengths, ascending; null when prefixLengths changed since. */
   private lengths: number[] | null = [];
+  /** Key and prefix groups by the first byte of their key. */
+  private readonly firstBytes = new Uint32Array(256);
   private readonly ranges = new Set<WatchGroup>();
   /** Range groups by interval start; null when `ranges` changed since. */
   private rangeOrder: WatchGroup[] | null = [];
@@ -127,35 +130,42 @@ export class WatchIndex {
   }
 
   /**
+   * False when no group can hold `key` (its first byte starts no watched key or prefix and no
+   * other range is watched): the caller need not even make its key string.
+   */
+  mayHold(key: Uint8Array): boolean {
+    return this.ranges.size > 0 || (key.length > 0 && this.firstBytes[key[0]!]! > 0);
+  }
+
+  /**
+   * Adds the groups whose interval holds `k` (a binary key string) to `out`, except those already
+   * marked with `revision` (each group once per revision).
+   */
+  collect(k: string, revision: number, out: WatchGroup[]): void {
+    if (this.byKey.size > 0) take(this.byKey.get(k), revision, out);
+    if (this.byPrefix.size > 0) {
+      for (const n of this.prefixLengthsAscending()) {
+        if (n > k.length) break;
+        take(this.byPrefix.get(n === k.length ? k : k.slice(0, n)), revision, out);
+      }
+    }
+    if (this.ranges.size > 0) this.matchRanges(k, revision, out);
+  }
+
+  /**
    * The groups whose interval holds at least one of `keys` (binary strings of one revision's
    * event keys), each once.
    * @param revision the revision being published (marks the groups found, for dedup)
    */
   match(keys: readonly string[], revision: number): WatchGroup[] {
     const out: WatchGroup[] = [];
-    const take = (gs: readonly WatchGroup[] | undefined) => {
-      if (gs === undefined) return;
-      for (const g of gs) {
-        if (g.mark === revision) continue;
-        g.mark = revision;
-        out.push(g);
-      }
-    };
-    const lengths = this.byPrefix.size > 0 ? this.prefixLengthsAscending() : [];
-    const hasRanges = this.ranges.size > 0;
-    for (const k of keys) {
-      if (this.byKey.size > 0) take(this.byKey.get(k));
-      for (const n of lengths) {
-        if (n > k.length) break;
-        take(this.byPrefix.get(n === k.length ? k : k.slice(0, n)));
-      }
-      if (hasRanges) this.matchRanges(k, revision, out);
-    }
+    for (const k of keys) this.collect(k, revision, out);
     return out;
   }
 
   private insert(g: WatchGroup): void {
     const iv = g.interval;
+    if (g.kind !== "range") this.firstBytes[iv.start.charCodeAt(0)]!++;
     if (g.kind === "key") push(this.byKey, iv.start, g);
     else if (g.kind === "prefix") {
       if (push(this.byPrefix, iv.start, g)) {
@@ -171,6 +181,7 @@ export class WatchIndex {
 
   private delete(g: WatchGroup): void {
     const iv = g.interval;
+    if (g.kind !== "range") this.firstBytes[iv.start.charCodeAt(0)]!--;
     if (g.kind === "key") pull(this.byKey, iv.start, g);
     else if (g.kind === "prefix") {
       if (pull(this.byPrefix, iv.start, g)) {
@@ -228,6 +239,16 @@ export class WatchIndex {
     }
     this.rangeOrder = order;
     this.maxEnd = maxEnd;
+  }
+}
+
+/** Adds the groups of `gs` not yet marked with `revision` to `out`, marking them. */
+function take(gs: readonly WatchGroup[] | undefined, revision: number, out: WatchGroup[]): void {
+  if (gs === undefined) return;
+  for (const g of gs) {
+    if (g.mark === revision) continue;
+    g.mark = revision;
+    out.push(g);
   }
 }
 

@@ -97,7 +97,8 @@ describe("WatchIndex", () => {
           idx.add(w);
           live.push(w);
         }
-        const keys = Array.from({ length: 1 + Math.floor(r() * 3) }, () => keyString(randomKey(r, 5)));
+        const keyBytes = Array.from({ length: 1 + Math.floor(r() * 3) }, () => randomKey(r, 5));
+        const keys = keyBytes.map(keyString);
         const got = new Set(idx.match(keys, revision++).map((g) => g.key));
         const want = new Set(
           live
@@ -105,8 +106,28 @@ describe("WatchIndex", () => {
             .map((w) => w.selectionKey),
         );
         expect([...got].sort()).toEqual([...want].sort());
+        for (const [i, k] of keys.entries()) {
+          // mayHold may say yes for nothing, never no for something
+          if (live.some((w) => intervalContains(w.selector.interval, k)))
+            expect(idx.mayHold(keyBytes[i]!)).toBe(true);
+        }
       }
     }
+  });
+
+  it("rules out a key whose first byte starts no watched key or prefix without a key string", () => {
+    const idx = new WatchIndex();
+    const w = watcherOf({ key: b("cfg/"), rangeEnd: b("cfg0") });
+    idx.add(w);
+    idx.add(watcherOf({ key: b("dkey") }));
+    expect(idx.mayHold(b("bench000"))).toBe(false);
+    expect(idx.mayHold(b("cfg/x"))).toBe(true);
+    expect(idx.mayHold(b("c"))).toBe(true); // same first byte: looked up, then not found
+    expect(idx.mayHold(b("d"))).toBe(true);
+    idx.remove(w);
+    expect(idx.mayHold(b("cfg/x"))).toBe(false);
+    idx.add(watcherOf({ key: b("a"), rangeEnd: b("b0") })); // a range: every key is looked up
+    expect(idx.mayHold(b("bench000"))).toBe(true);
   });
 
   it("treats a range equal to a prefix's as that prefix, and [k, +∞) as a range", () => {
