@@ -11,7 +11,7 @@
 import { Packr } from "msgpackr";
 import { decodeCommand, encodeCommand } from "../mvcc/command.ts";
 import type { Command } from "../mvcc/types.ts";
-import { assert } from "../util/assert.ts";
+import { AssertionError, assert } from "../util/assert.ts";
 
 /** Kind of a proposal. */
 export const ProposalKind = {
@@ -95,7 +95,7 @@ export function decodeProposal(data: Uint8Array): Proposal {
     case ProposalKind.ConfMember:
       return { kind: ProposalKind.ConfMember, origin, seq, member: packr.unpack(payload) };
     default:
-      return assertNever(data[0]);
+      throw new AssertionError(`unknown proposal kind ${data[0]}`);
   }
 }
 
@@ -108,8 +108,4 @@ function payloadOf(p: Exclude<Proposal, { kind: typeof ProposalKind.Kv }>): unkn
     case ProposalKind.ConfMember:
       return p.member;
   }
-}
-
-function assertNever(kind: number | undefined): never {
-  assert(false, `unknown proposal kind ${kind}`);
 }

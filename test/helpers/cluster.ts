@@ -248,3 +248,22 @@ export async function getKey(url: string, key: string, consistency = "linearizab
   if (!r.ok) throw new Error(`GET ${key} on ${url}: ${r.status} ${await r.text()}`);
   return r.text();
 }
+
+/**
+ * Sends a JSON request to a member's client API and returns the status and the parsed JSON answer
+ * (typed by the caller). @throws Error on a network error, a timeout (15 s) or a non-JSON answer
+ */
+export async function apiJson<T>(
+  url: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: T }> {
+  const r = await fetch(`${url}${path}`, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(15_000),
+  });
+  return { status: r.status, json: (await r.json()) as T };
+}

@@ -5,7 +5,7 @@
  * move-leader, and a SIGTERM'd leader hands over without an election gap.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { getKey, putKey, TestCluster, type TestMember } from "../helpers/cluster.ts";
+import { apiJson, getKey, putKey, TestCluster, type TestMember } from "../helpers/cluster.ts";
 
 let cluster: TestCluster;
 
@@ -34,19 +34,8 @@ interface MemberJson {
   started: boolean;
 }
 
-async function api(
-  url: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; json: ApiJson }> {
-  const r = await fetch(`${url}${path}`, {
-    method,
-    headers: { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(15_000),
-  });
-  return { status: r.status, json: (await r.json()) as ApiJson };
+function api(url: string, method: string, path: string, body?: unknown) {
+  return apiJson<ApiJson>(url, method, path, body);
 }
 
 async function members(m: TestMember): Promise<MemberJson[]> {

@@ -9,7 +9,7 @@
  *    current configuration, as etcd's createMergedSnapshotMessage).
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { putKey, TestCluster, type TestMember } from "../helpers/cluster.ts";
+import { apiJson, putKey, TestCluster, type TestMember } from "../helpers/cluster.ts";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 let cluster: TestCluster | undefined;
@@ -19,14 +19,8 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-async function api(url: string, method: string, path: string, body?: unknown) {
-  const r = await fetch(`${url}${path}`, {
-    method,
-    headers: { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(15_000),
-  });
-  return { status: r.status, json: (await r.json()) as { member?: { id: string } } };
+function api(url: string, method: string, path: string, body?: unknown) {
+  return apiJson<{ member?: { id: string } }>(url, method, path, body);
 }
 
 /** Adds `name` as a learner through `via`, starts it, and tries to promote it for `waitMs`. */
