@@ -883,11 +883,10 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
       return;
     }
     const mine = out.proposal.origin === this.opts.memberId;
-    const ack = { header: { revision: this.kv.revision } };
     switch (out.kind) {
       case "confChange":
         this.onConfChange(out.change, entry.index);
-        if (mine) this.proposals.resolve(out.proposal.seq, ack);
+        if (mine) this.proposals.resolve(out.proposal.seq, { header: { revision: this.kv.revision } });
         if (out.change.type === ConfChangeType.RemoveNode && out.change.nodeId === this.opts.memberId) {
           this.opts.logger.error(
             { memberId: this.opts.memberId },
@@ -898,7 +897,7 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
         return;
       case "memberUpdate":
         if (out.peersChanged) this.updatePeers();
-        if (mine) this.proposals.resolve(out.proposal.seq, ack);
+        if (mine) this.proposals.resolve(out.proposal.seq, { header: { revision: this.kv.revision } });
         return;
       case "kv":
         if (out.error) {
