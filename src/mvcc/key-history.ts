@@ -23,6 +23,19 @@ export interface HistoryEntry {
   tombstone: boolean;
 }
 
+/** The tombstone (etcd: a delete) of a key at `modRevision`. */
+export function tombstoneEntry(modRevision: number): HistoryEntry {
+  return {
+    modRevision,
+    createRevision: 0,
+    version: 0,
+    value: new Uint8Array(0),
+    lease: 0,
+    contentType: undefined,
+    tombstone: true,
+  };
+}
+
 /** Approximate bytes of bookkeeping per history entry (object, array slot, numbers). */
 export const ENTRY_OVERHEAD_BYTES = 64;
 /** Approximate bytes of bookkeeping per key (record, B-tree slot, key string). */

@@ -63,6 +63,15 @@ export class KeyIndex {
   }
 
   /**
+   * Every history as of now, ascending by key, from an O(1) copy-on-write clone of the B-tree: keys
+   * added or removed later do not show. The histories themselves are shared (later appends show;
+   * callers skip them by revision, and must keep compaction from trimming them meanwhile).
+   */
+  frozenHistories(): IterableIterator<KeyHistory> {
+    return this.tree.clone().values();
+  }
+
+  /**
    * Appends `e` to the history of key `k` (bytes `key`), creating the history when absent.
    * Keeps the live-key count and the size in step.
    */

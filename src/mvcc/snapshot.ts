@@ -1,34 +1,44 @@
 /**
- * The binary form of the whole MVCC state for a Raft snapshot (msgpack via msgpackr):
+ * The streamed binary form of the MVCC state for a Raft snapshot. A sequence of frames (a 4-byte
+ * big-endian length, then a msgpack value; src/transport/framing.ts):
  *
- *   ["cairn-mvcc", 2, revision, compactRevision, keys, leases]
- *   keys    = [[key bin, entries], …] in ascending key order
- *   entries = [entry, …] in ascending revision order
- *   entry   = [modRevision, createRevision, version, value bin, lease, contentType | null]  (a put)
- *           | [modRevision]                                                           (a tombstone)
- *   leases  = [[id, ttl], …] in ascending id order (granted TTL in seconds)
+ *   header  ["cairn-mvcc", 3, revision, compactRevision, leases]
+ *   keys    [[key bin, entries], …]   one or more frames, ascending key order; a record that repeats
+ *                                     the previous record's key continues that key's history
+ *   end     ["end", keyCount, entryCount]
  *
- * Which keys are attached to which lease is not stored: it is rebuilt from the keys (a live key's
- * newest put names its lease), as etcd re-attaches keys when it restores its mvcc store. Lease
- * expiry is not stored either (only the leader knows it; a new leader renews every lease).
- * Format 1 (the same without `leases`, from before leases existed) is still read: its keys'
- * lease ids attach to nothing.
+ *   entries = [entry, …] ascending by revision (EntryRecord, snapshot-records.ts)
+ *   leases  = [[id, ttl], …] ascending by id (granted TTL in seconds)
+ *
+ * Frames are closed at about SNAPSHOT_FRAME_TARGET_BYTES, so a state of any size is written, sent
+ * and restored one bounded frame at a time; the end frame's counts catch a stream cut at a frame
+ * boundary. Which keys are attached to which lease is not stored: it is rebuilt from the keys (a
+ * live key's newest put names its lease), as etcd re-attaches keys when it restores its mvcc store.
+ * Lease expiry is not stored either (only the leader knows it; a new leader renews every lease).
  *
  * The layout depends only on the state, so equal states give equal bytes (replicas can compare
- * snapshots byte for byte).
+ * snapshots byte for byte). The older single-value formats are still read (snapshot-legacy.ts).
  */
 import { Packr } from "msgpackr";
-import { invalidArgument } from "../util/errors.ts";
-import { MAX_LEASE_TTL_SECONDS } from "../util/limits.ts";
-import { type HistoryEntry, KeyHistory } from "./key-history.ts";
+import { encodeFrame, FrameDecoder, FrameTooLargeError } from "../util/framing.ts";
+import { MAX_SNAPSHOT_FRAME_BYTES, SNAPSHOT_FRAME_TARGET_BYTES } from "../util/limits.ts";
+import type { KeyHistory } from "./key-history.ts";
 import { KeyIndex } from "./key-index.ts";
-import { keyString } from "./keys.ts";
-import { LeaseTable } from "./leases.ts";
+import type { LeaseTable } from "./leases.ts";
+import {
+  type EntryRecord,
+  entryRecord,
+  HistoryBuilder,
+  int,
+  malformed,
+  parseLeases,
+} from "./snapshot-records.ts";
 
 const MAGIC = "cairn-mvcc";
-const FORMAT_VERSION = 2;
-/** The format before leases: no lease list, key lease ids attach to nothing. */
-const FORMAT_VERSION_NO_LEASES = 1;
+const FORMAT_VERSION = 3;
+const END = "end";
+/** Bytes counted per entry besides its value when filling a frame (numbers and msgpack framing). */
+const ENTRY_RECORD_OVERHEAD_BYTES = 24;
 
 const packr = new Packr({ useRecords: false, copyBuffers: true, mapsAsObjects: true });
 
@@ -40,135 +50,181 @@ export interface MvccState {
   leases: LeaseTable;
 }
 
-/** Serializes `state` (see the module comment for the layout). */
-export function encodeSnapshot(state: MvccState): Uint8Array {
-  const keys: unknown[] = [];
-  for (const h of state.index.all()) {
-    keys.push([
-      h.key,
-      h.entries.map((e) =>
-        e.tombstone
-          ? [e.modRevision]
-          : [e.modRevision, e.createRevision, e.version, e.value, e.lease, e.contentType ?? null],
-      ),
-    ]);
-  }
-  const leases = state.leases.sorted().map((l) => [l.id, l.ttl]);
-  return new Uint8Array(
-    packr.pack([MAGIC, FORMAT_VERSION, state.revision, state.compactRevision, keys, leases]),
-  );
+/**
+ * A frozen view of a store to serialize: histories may be shared with a live store that keeps
+ * appending newer entries (those after `revision` are skipped) and whose compaction is deferred
+ * until the view is released (entries a compaction at `compactRevision` drops are skipped).
+ */
+export interface MvccSnapshotView {
+  /** Every key history, ascending by key. */
+  histories: Iterable<KeyHistory>;
+  revision: number;
+  compactRevision: number;
+  /** [id, ttl] of every lease, ascending by id. */
+  leases: [number, number][];
 }
 
-function malformed(what: string): Error {
-  return invalidArgument(`malformed mvcc snapshot: ${what}`);
-}
-
-function int(v: unknown, what: string, min: number): number {
-  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) throw malformed(what);
-  return v;
-}
-
-function bin(v: unknown, what: string): Uint8Array {
-  if (!(v instanceof Uint8Array)) throw malformed(what);
-  return v.constructor === Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-}
-
-function parseEntry(v: unknown, revision: number): HistoryEntry {
-  if (!Array.isArray(v)) throw malformed("entry is not a list");
-  const modRevision = int(v[0], "modRevision", 1);
-  if (modRevision > revision) throw malformed("entry newer than the store revision");
-  if (v.length === 1) {
-    return {
-      modRevision,
-      createRevision: 0,
-      version: 0,
-      value: new Uint8Array(0),
-      lease: 0,
-      contentType: undefined,
-      tombstone: true,
-    };
-  }
-  if (v.length !== 6) throw malformed("entry has the wrong length");
-  const createRevision = int(v[1], "createRevision", 1);
-  if (createRevision > modRevision) throw malformed("createRevision after modRevision");
-  const contentType = v[5];
-  if (contentType !== null && typeof contentType !== "string") throw malformed("contentType");
-  return {
-    modRevision,
-    createRevision,
-    version: int(v[2], "version", 1),
-    value: bin(v[3], "value"),
-    lease: int(v[4], "lease", 0),
-    contentType: contentType ?? undefined,
-    tombstone: false,
-  };
-}
-
-function parseLeases(v: unknown): LeaseTable {
-  if (!Array.isArray(v)) throw malformed("leases is not a list");
-  const table = new LeaseTable();
-  let prevId = 0;
-  for (const item of v) {
-    if (!Array.isArray(item) || item.length !== 2) throw malformed("lease record");
-    const id = int(item[0], "lease id", 1);
-    const ttl = int(item[1], "lease ttl", 1);
-    if (id <= prevId) throw malformed("leases out of order");
-    if (ttl > MAX_LEASE_TTL_SECONDS) throw malformed("lease ttl too large");
-    prevId = id;
-    table.grant(id, ttl);
-  }
-  return table;
+/** `msgpack(value)` as one length-prefixed frame. */
+function frameOf(value: unknown): Uint8Array {
+  return encodeFrame(packr.pack(value));
 }
 
 /**
- * Rebuilds the state from {@link encodeSnapshot} output (format 2, or format 1 without leases),
- * checking every field and invariant (key order, revision order, a tombstone only after a put,
- * leases ascending, a live key's lease exists in format 2) and re-attaching keys to leases.
- * @throws CairnError("invalid_argument") when the bytes are not such a snapshot
+ * The entries of `h` a store at (`revision`, `compactRevision`) holds: none newer than `revision`,
+ * and none that compaction drops (every entry older than the newest one at or before the compact
+ * revision, and that one too when it is a tombstone; KeyHistory.compact).
  */
-export function decodeSnapshot(data: Uint8Array): MvccState {
-  let raw: unknown;
-  try {
-    raw = packr.unpack(data);
-  } catch (err) {
-    throw malformed((err as Error).message);
-  }
-  if (!Array.isArray(raw) || raw[0] !== MAGIC) throw malformed("not an mvcc snapshot");
-  if (raw[1] !== FORMAT_VERSION && raw[1] !== FORMAT_VERSION_NO_LEASES) {
-    throw malformed(`unknown format version ${String(raw[1])}`);
-  }
-  const withLeases = raw[1] === FORMAT_VERSION;
-  if (raw.length !== (withLeases ? 6 : 5)) throw malformed("not an mvcc snapshot");
-  const leases = withLeases ? parseLeases(raw[5]) : new LeaseTable();
-  const revision = int(raw[2], "revision", 1);
-  const compactRevision = int(raw[3], "compactRevision", 0);
-  if (compactRevision > revision) throw malformed("compactRevision after revision");
-  const keys = raw[4];
-  if (!Array.isArray(keys)) throw malformed("keys is not a list");
-  const index = new KeyIndex();
-  let prevKey: string | undefined;
-  for (const item of keys) {
-    if (!Array.isArray(item) || item.length !== 2 || !Array.isArray(item[1])) throw malformed("key record");
-    const key = bin(item[0], "key");
-    if (key.length === 0) throw malformed("empty key");
-    const k = keyString(key);
-    if (prevKey !== undefined && k <= prevKey) throw malformed("keys out of order");
-    prevKey = k;
-    const h = new KeyHistory(key);
-    for (const rawEntry of item[1]) {
-      const e = parseEntry(rawEntry, revision);
-      const last = h.latest;
-      if (last !== undefined && last.modRevision >= e.modRevision) throw malformed("revisions out of order");
-      if (e.tombstone && (last === undefined || last.tombstone)) throw malformed("tombstone without a put");
-      h.entries.push(e);
+function retained(h: KeyHistory, revision: number, compactRevision: number): { from: number; to: number } {
+  const to = h.indexAt(revision) + 1;
+  const c = h.indexAt(compactRevision);
+  const from = c < 0 ? 0 : h.entries[c]!.tombstone ? c + 1 : c;
+  return { from, to: Math.max(from, to) };
+}
+
+/**
+ * Serializes `view` as frames (module comment), each closed once it reaches about
+ * `frameTargetBytes`. Lazy: a frame is built only when asked for, so the caller may write each
+ * to a file or a socket before the next exists.
+ * @returns the frames, each a complete length-prefixed frame
+ */
+export function* encodeSnapshotFrames(
+  view: MvccSnapshotView,
+  frameTargetBytes: number = SNAPSHOT_FRAME_TARGET_BYTES,
+): Generator<Uint8Array> {
+  yield frameOf([MAGIC, FORMAT_VERSION, view.revision, view.compactRevision, view.leases]);
+  let records: [Uint8Array, EntryRecord[]][] = [];
+  let bytes = 0;
+  let keyCount = 0;
+  let entryCount = 0;
+  for (const h of view.histories) {
+    const { from, to } = retained(h, view.revision, view.compactRevision);
+    if (from === to) continue;
+    keyCount++;
+    entryCount += to - from;
+    let entries: EntryRecord[] = [];
+    records.push([h.key, entries]);
+    bytes += h.key.length + ENTRY_RECORD_OVERHEAD_BYTES;
+    for (let i = from; i < to; i++) {
+      const e = h.entries[i]!;
+      entries.push(entryRecord(e));
+      bytes += e.value.length + (e.contentType?.length ?? 0) + ENTRY_RECORD_OVERHEAD_BYTES;
+      if (bytes < frameTargetBytes) continue;
+      yield frameOf(records);
+      records = [];
+      bytes = 0;
+      if (i + 1 < to) {
+        entries = [];
+        records.push([h.key, entries]);
+        bytes += h.key.length + ENTRY_RECORD_OVERHEAD_BYTES;
+      }
     }
-    if (h.entries.length === 0) throw malformed("key without history");
-    index.insertRestored(k, h);
-    const latest = h.latest!;
-    if (!latest.tombstone && latest.lease !== 0) {
-      if (leases.has(latest.lease)) leases.attach(latest.lease, k);
-      else if (withLeases) throw malformed("a key names a lease that does not exist");
+  }
+  if (records.length > 0) yield frameOf(records);
+  yield frameOf([END, keyCount, entryCount]);
+}
+
+/**
+ * Rebuilds a store state from the payloads of {@link encodeSnapshotFrames}' frames, one at a time,
+ * checking every field and invariant (key order, revision order, a tombstone only after a put,
+ * leases ascending, a live key's lease exists, the end frame's counts) and re-attaching keys to
+ * leases. Nothing is shared with the payloads once a frame is handled (copied buffers).
+ */
+export class MvccSnapshotDecoder {
+  private state: MvccState | null = null;
+  private builder: HistoryBuilder | null = null;
+  private keyCount = 0;
+  private entryCount = 0;
+  private ended = false;
+
+  /**
+   * Handles the payload of the next frame.
+   * @throws CairnError("invalid_argument") on a malformed frame or a frame after the end frame
+   */
+  frame(payload: Uint8Array): void {
+    if (this.ended) throw malformed("data after the end frame");
+    let raw: unknown;
+    try {
+      raw = packr.unpack(payload);
+    } catch (err) {
+      throw malformed((err as Error).message);
+    }
+    if (!Array.isArray(raw)) throw malformed("frame is not a list");
+    if (this.state === null) this.header(raw);
+    else if (raw[0] === END) this.end(raw);
+    else for (const item of raw) this.builder!.add(item, true);
+  }
+
+  /**
+   * The decoded state, once the end frame arrived.
+   * @throws CairnError("invalid_argument") when the stream ended early
+   */
+  finish(): MvccState {
+    if (!this.ended || this.state === null) throw malformed("the snapshot ends before its end frame");
+    return this.state;
+  }
+
+  private header(raw: unknown[]): void {
+    if (raw[0] !== MAGIC) throw malformed("not an mvcc snapshot");
+    if (raw[1] !== FORMAT_VERSION) throw malformed(`unknown format version ${String(raw[1])}`);
+    if (raw.length !== 5) throw malformed("header has the wrong length");
+    const revision = int(raw[2], "revision", 1);
+    const compactRevision = int(raw[3], "compactRevision", 0);
+    if (compactRevision > revision) throw malformed("compactRevision after revision");
+    const state: MvccState = {
+      index: new KeyIndex(),
+      revision,
+      compactRevision,
+      leases: parseLeases(raw[4]),
+    };
+    this.state = state;
+    this.builder = new HistoryBuilder(revision, (k, h) => {
+      state.index.insertRestored(k, h);
+      this.keyCount++;
+      this.entryCount += h.entries.length;
+      const latest = h.latest!;
+      if (!latest.tombstone && latest.lease !== 0) {
+        if (!state.leases.has(latest.lease)) throw malformed("a key names a lease that does not exist");
+        state.leases.attach(latest.lease, k);
+      }
+    });
+  }
+
+  private end(raw: unknown[]): void {
+    this.builder!.flush();
+    if (raw.length !== 3) throw malformed("end frame has the wrong length");
+    const keys = int(raw[1], "key count", 0);
+    const entries = int(raw[2], "entry count", 0);
+    if (keys !== this.keyCount || entries !== this.entryCount) {
+      throw malformed(
+        `end frame counts ${keys} keys and ${entries} entries, the frames held ${this.keyCount} and ${this.entryCount}`,
+      );
+    }
+    this.ended = true;
+  }
+}
+
+/**
+ * Splits snapshot bytes, arriving in chunks of any size, into frame payloads (at most
+ * MAX_SNAPSHOT_FRAME_BYTES each; at most one partial frame is held between chunks).
+ */
+export class SnapshotFrameSplitter {
+  private readonly decoder = new FrameDecoder(MAX_SNAPSHOT_FRAME_BYTES);
+
+  /**
+   * Adds a chunk and hands over the payload of each frame it completes, in order.
+   * @throws CairnError("invalid_argument") on a frame over the limit; whatever `onFrame` throws
+   */
+  push(chunk: Uint8Array, onFrame: (payload: Uint8Array) => void): void {
+    try {
+      this.decoder.push(chunk, onFrame);
+    } catch (err) {
+      if (err instanceof FrameTooLargeError) throw malformed(err.message);
+      throw err;
     }
   }
-  return { index, revision, compactRevision, leases };
+
+  /** Checks that the bytes ended at a frame boundary. @throws CairnError("invalid_argument") otherwise */
+  end(): void {
+    if (this.decoder.pendingBytes > 0) throw malformed("the snapshot ends inside a frame");
+  }
 }

@@ -30,7 +30,13 @@ import { KeyIndex } from "./key-index.ts";
 import type { KeyInterval } from "./keys.ts";
 import { LEASE_OVERHEAD_BYTES, LeaseTable } from "./leases.ts";
 import { rangeAt, resolveReadRevision } from "./range.ts";
-import { decodeSnapshot, encodeSnapshot } from "./snapshot.ts";
+import {
+  encodeSnapshotFrames,
+  MvccSnapshotDecoder,
+  type MvccState,
+  SnapshotFrameSplitter,
+} from "./snapshot.ts";
+import { decodeLegacySnapshot, isLegacySnapshot } from "./snapshot-legacy.ts";
 import { checkPutTarget, checkTxnOps, txnPath } from "./txn-path.ts";
 import type {
   Command,
@@ -68,6 +74,22 @@ export interface AppliedCommand {
 
 const NO_EVENTS: WatchEvent[] = [];
 
+/** The frames of a snapshot, read lazily (see KvStore.snapshotReader). */
+export interface SnapshotReader {
+  /** Complete length-prefixed frames, each about SNAPSHOT_FRAME_TARGET_BYTES or less (one entry more at most). */
+  frames: Generator<Uint8Array>;
+  /** Releases the reader (idempotent); reading to the end releases it too. */
+  close(): void;
+}
+
+/** Restores a store from snapshot frame payloads (see KvStore.restorer). */
+export interface SnapshotRestorer {
+  /** Handles the next frame's payload. @throws CairnError("invalid_argument") on a malformed frame */
+  frame(payload: Uint8Array): void;
+  /** Replaces the store's state. @throws CairnError("invalid_argument") when the end frame is missing */
+  finish(): void;
+}
+
 export class KvStore {
   private index = new KeyIndex();
   private leaseTable = new LeaseTable();
@@ -75,6 +97,10 @@ export class KvStore {
   private compactedRevision = 0;
   /** The events of the write that ended last during the current applyWithEvents call. */
   private lastEvents: WatchEvent[] = NO_EVENTS;
+  /** Snapshot readers not yet closed: while any is open, compaction only moves compactRevision. */
+  private openSnapshotReaders = 0;
+  /** Revision of a compaction applied while a snapshot reader was open, not yet done to the index (0: none). */
+  private deferredCompaction = 0;
 
   /**
    * Applies one replicated command (a committed log entry's decoded data).
@@ -201,26 +227,85 @@ export class KvStore {
     return this.index.liveKeyCount;
   }
 
-  /** Serializes the whole state (keys, retained history, revision, compact revision, leases); see snapshot.ts. */
-  snapshot(): Uint8Array {
-    return encodeSnapshot({
-      index: this.index,
+  /**
+   * A reader of the state as of now in the streamed snapshot format (snapshot.ts), for writing a
+   * snapshot of any size in bounded frames while this store goes on applying commands: it reads a
+   * copy-on-write clone of the key index, skips entries newer than now, and while it is open a
+   * compaction only moves the compact revision (the index is trimmed when the last reader closes;
+   * reads below the compact revision are refused either way). Close it (or read it to the end).
+   */
+  snapshotReader(frameTargetBytes?: number): SnapshotReader {
+    const view = {
+      histories: this.index.frozenHistories(),
       revision: this.currentRevision,
       compactRevision: this.compactedRevision,
-      leases: this.leaseTable,
-    });
+      leases: this.leaseTable.sorted().map((l): [number, number] => [l.id, l.ttl]),
+    };
+    const index = this.index;
+    this.openSnapshotReaders++;
+    let open = true;
+    const close = () => {
+      if (!open) return;
+      open = false;
+      this.openSnapshotReaders--;
+      if (this.openSnapshotReaders > 0 || this.deferredCompaction === 0) return;
+      // A restore in between replaced the index: the deferred trim was for the old one.
+      if (this.index === index) this.index.compact(this.deferredCompaction);
+      this.deferredCompaction = 0;
+    };
+    const frames = encodeSnapshotFrames(view, frameTargetBytes);
+    return {
+      frames: (function* () {
+        try {
+          yield* frames;
+        } finally {
+          close();
+        }
+      })(),
+      close,
+    };
+  }
+
+  /** The whole state as one buffer in the streamed snapshot format (the frames of {@link snapshotReader}, concatenated). */
+  snapshot(): Uint8Array {
+    return Buffer.concat([...this.snapshotReader().frames]);
   }
 
   /**
-   * Replaces all state with a snapshot from {@link snapshot} (of any member).
+   * A restorer fed the frame payloads of a snapshot one at a time; its `finish()` replaces all state.
+   * @see MvccSnapshotDecoder for the checks and errors
+   */
+  restorer(): SnapshotRestorer {
+    const decoder = new MvccSnapshotDecoder();
+    return {
+      frame: (payload) => decoder.frame(payload),
+      finish: () => this.replaceState(decoder.finish()),
+    };
+  }
+
+  /**
+   * Replaces all state with a snapshot from {@link snapshot} (of any member; the older single-value
+   * formats too, snapshot-legacy.ts).
    * @throws CairnError("invalid_argument") if `data` is not a valid snapshot; the state is then unchanged
    */
   restore(data: Uint8Array): void {
-    const state = decodeSnapshot(data);
+    if (isLegacySnapshot(data)) {
+      this.replaceState(decodeLegacySnapshot(data));
+      return;
+    }
+    const restorer = this.restorer();
+    const splitter = new SnapshotFrameSplitter();
+    splitter.push(data, (payload) => restorer.frame(payload));
+    splitter.end();
+    restorer.finish();
+  }
+
+  private replaceState(state: MvccState): void {
     this.index = state.index;
     this.currentRevision = state.revision;
     this.compactedRevision = state.compactRevision;
     this.leaseTable = state.leases;
+    this.deferredCompaction = 0;
   }
 
   private begin(): WriteContext {
@@ -282,7 +367,8 @@ export class KvStore {
     }
     if (req.revision <= this.compactedRevision) throw compactedError(this.compactedRevision);
     if (req.revision > this.currentRevision) throw futureRevisionError(req.revision, this.currentRevision);
-    this.index.compact(req.revision);
+    if (this.openSnapshotReaders > 0) this.deferredCompaction = req.revision;
+    else this.index.compact(req.revision);
     this.compactedRevision = req.revision;
     return { header: { revision: this.currentRevision } };
   }

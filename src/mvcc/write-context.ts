@@ -9,7 +9,7 @@
  */
 import { assert } from "../util/assert.ts";
 import { eventOf } from "./events.ts";
-import { type HistoryEntry, toKeyValue } from "./key-history.ts";
+import { type HistoryEntry, toKeyValue, tombstoneEntry } from "./key-history.ts";
 import type { KeyIndex } from "./key-index.ts";
 import { keyInterval, keyString } from "./keys.ts";
 import type { LeaseTable } from "./leases.ts";
@@ -103,15 +103,7 @@ export class WriteContext {
     const rev = this.writeRevision;
     for (const { h, latest } of doomed) {
       if (req.prevKv) prevKvs.push(toKeyValue(h.key, latest));
-      const tombstone: HistoryEntry = {
-        modRevision: rev,
-        createRevision: 0,
-        version: 0,
-        value: new Uint8Array(0),
-        lease: 0,
-        contentType: undefined,
-        tombstone: true,
-      };
+      const tombstone = tombstoneEntry(rev);
       const k = keyString(h.key);
       this.index.append(k, h.key, tombstone);
       if (latest.lease !== 0) this.leases.detach(latest.lease, k);

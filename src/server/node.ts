@@ -42,10 +42,12 @@ import {
   MessageType,
   type NodeId,
   type Snapshot,
+  type SnapshotMetadata,
   type SoftState,
 } from "../raft/types.ts";
 import type { RaftStorage } from "../storage/types.ts";
 import type { Transport } from "../transport/types.ts";
+import { AssertionError, assert } from "../util/assert.ts";
 import { CairnError, invalidArgument } from "../util/errors.ts";
 import {
   LEASE_EXPIRED_RETRY_MS,
@@ -81,6 +83,7 @@ import type {
   NodeStatus,
   ReadConsistency,
 } from "./service.ts";
+import { SnapshotKeeper } from "./snapshots.ts";
 import { AppliedIndexWaiters, WaitRegistry } from "./waiters.ts";
 import { NodeWatches } from "./watches.ts";
 
@@ -144,6 +147,8 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
   private readonly watches = new NodeWatches(this.kv);
   private readonly raft: RaftCore;
   private transport: Transport | null = null;
+  /** Local, sent and received snapshots, streamed (snapshots.ts). */
+  private readonly snapshots: SnapshotKeeper;
   private readonly proposals = new WaitRegistry<CommandResult>();
   private readonly appliedWaiters = new AppliedIndexWaiters();
   private readonly reads: ReadIndexBatcher;
@@ -178,6 +183,12 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
   ) {
     super();
     this.raft = init.raft;
+    this.snapshots = new SnapshotKeeper({
+      storage: opts.storage,
+      state: this.state,
+      logger: opts.logger,
+      schedule: () => this.schedule(),
+    });
     this.appliedIndex = init.applied;
     this.snapshotIndex = init.applied;
     this.clock = opts.clock ?? (() => performance.now());
@@ -240,7 +251,7 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
     );
     const node = new CairnNode(opts, { raft, applied: node0.applied });
     if (persisted.hardState) node.lastHardState = persisted.hardState;
-    if (persisted.snapshot) node.restoreSnapshot(persisted.snapshot);
+    if (persisted.snapshot) await node.restoreStoredSnapshot();
     node.ticker = setInterval(() => node.onTick(), opts.heartbeatIntervalMs);
     node.maybeCampaignAlone();
     node.schedule();
@@ -256,8 +267,10 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
 
   /** Peers of the transport follow the member table (once it knows any member). */
   private updatePeers(): void {
-    if (this.membership.records().length > 0)
-      this.transport?.setPeers(this.membership.peers(this.opts.memberId));
+    if (this.membership.records().length === 0) return;
+    const peers = this.membership.peers(this.opts.memberId);
+    this.transport?.setPeers(peers);
+    this.snapshots.forgetPeersExcept(new Set(peers.keys()));
   }
 
   /** True when `id` was removed from the cluster (its peer requests are refused with 410). */
@@ -282,6 +295,22 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
     this.emit("removed");
   }
 
+  /**
+   * A MsgSnap from the leader with its state data streamed: the data is staged to storage as it
+   * arrives, then the message goes to Raft (which may still refuse a stale one).
+   * @throws whatever reading `data` or staging it throws; the message is then dropped
+   */
+  async receiveSnapshot(msg: Message, data: AsyncIterable<Uint8Array>): Promise<void> {
+    const snapshot = msg.snapshot;
+    assert(
+      msg.type === MessageType.Snap && snapshot !== undefined,
+      "receiveSnapshot of a message without a snapshot",
+    );
+    if (this.stopped) throw new CairnError("stopped", "the member is shutting down");
+    await this.snapshots.receive(snapshot.metadata, data);
+    this.step(msg);
+  }
+
   /** Feeds a message received from a peer. */
   step(msg: Message): void {
     if (this.stopped) return;
@@ -298,6 +327,7 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
 
   /** A snapshot send to `peer` finished. */
   reportSnapshot(peer: NodeId, ok: boolean): void {
+    this.snapshots.sendFinished(peer);
     if (this.stopped) return;
     this.raft.reportSnapshot(peer, ok);
     this.schedule();
@@ -320,6 +350,7 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
     for (const w of this.leaderWaiters.splice(0)) w();
     this.wakeLeaseWaiters();
     await this.loopDone;
+    this.snapshots.close();
     await this.opts.storage.close();
   }
 
@@ -807,16 +838,17 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
   private async runReadyLoop(): Promise<void> {
     this.processing = true;
     try {
-      while (!this.stopped && this.raft.hasReady()) {
+      while (!this.stopped) {
+        await this.commitLocalSnapshot();
+        if (!this.raft.hasReady()) break;
         const rd = this.raft.ready();
         if (rd.softState) this.onSoftState(rd.softState);
         // A leader may send appends before its own entries are on disk (Raft thesis §10.2.1,
         // etcd raft.go): it counts itself in the quorum only once advance() says they are stable.
         const sendFirst = this.softState.role === "leader";
-        if (sendFirst && rd.messages.length > 0) this.transport?.send(this.withCurrentSnapshots(rd.messages));
+        if (sendFirst && rd.messages.length > 0) this.sendMessages(rd.messages);
         if (rd.snapshot) {
-          await this.opts.storage.saveSnapshot(rd.snapshot);
-          this.restoreSnapshot(rd.snapshot);
+          await this.saveLeaderSnapshot(rd.snapshot);
           this.opts.logger.warn(
             { index: rd.snapshot.metadata.index },
             "restored state from a leader's snapshot",
@@ -840,9 +872,9 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
         if (persisted) await persisted;
         if (rd.hardState) this.lastHardState = rd.hardState;
         // Votes and append responses promise durability: they go out only after the write.
-        if (!sendFirst && rd.messages.length > 0) this.transport?.send(rd.messages);
+        if (!sendFirst && rd.messages.length > 0) this.sendMessages(rd.messages);
         this.raft.advance(rd);
-        await this.maybeSnapshot();
+        this.maybeSnapshot();
       }
     } catch (err) {
       this.opts.logger.fatal({ err }, "ready loop failed; stopping the member");
@@ -851,7 +883,7 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
       this.processing = false;
     }
     // Triggers that arrived during the last await ran no loop: check once more.
-    if (!this.stopped && this.raft.hasReady()) this.schedule();
+    if (!this.stopped && (this.raft.hasReady() || this.snapshots.localInProgress)) this.schedule();
   }
 
   /** Entries, or a new term or vote, must be fsynced; a commit-only change need not (etcd: wal.MustSync). */
@@ -949,50 +981,90 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
       this.raft.campaign();
   }
 
-  private restoreSnapshot(snapshot: Snapshot): void {
-    this.state.restore(snapshot.data);
+  /** Restores the state machine from the stored snapshot (read in chunks) and takes over its position. */
+  private async restoreStoredSnapshot(): Promise<void> {
+    const metadata = await this.snapshots.restoreFromStorage();
+    assert(metadata !== null, "restore without a stored snapshot");
     this.watches.restored();
     // Expiry times were for the old table; a member restoring a snapshot does not lead, and the
     // lessor is promoted again when it next leads.
     this.lessor.demote();
     this.wakeLeaseWaiters();
     this.updatePeers();
-    this.appliedIndex = snapshot.metadata.index;
-    this.appliedTerm = snapshot.metadata.term;
-    this.appliedConf = snapshot.metadata.confState;
-    this.snapshotIndex = snapshot.metadata.index;
+    this.appliedIndex = metadata.index;
+    this.appliedTerm = metadata.term;
+    this.appliedConf = metadata.confState;
+    this.snapshotIndex = metadata.index;
   }
 
   /**
-   * A follower that needs a snapshot gets one of the state applied now, not the stored one: the
-   * stored snapshot may predate the follower's own addition to the cluster, and a member refuses a
-   * snapshot whose configuration lacks it (etcd sends the current state the same way,
-   * createMergedSnapshotMessage).
+   * Saves the snapshot Raft accepted from the leader (its data staged when the MsgSnap arrived, or
+   * inline in the message) and restores the state from it.
+   * @throws AssertionError when its data is nowhere
    */
-  private withCurrentSnapshots(messages: Message[]): Message[] {
-    if (!messages.some((m) => m.type === MessageType.Snap)) return messages;
-    const snapshot: Snapshot = {
-      metadata: { index: this.appliedIndex, term: this.appliedTerm, confState: this.appliedConf },
-      data: this.state.snapshot(),
-    };
-    return messages.map((m) => (m.type === MessageType.Snap ? { ...m, snapshot } : m));
+  private async saveLeaderSnapshot(snapshot: Snapshot): Promise<void> {
+    const staged = await this.snapshots.takeReceived(snapshot.metadata);
+    if (staged !== undefined) await this.opts.storage.saveSnapshot(staged);
+    else if (snapshot.data.length > 0) await this.opts.storage.saveSnapshot(snapshot);
+    else throw new AssertionError(`snapshot at index ${snapshot.metadata.index} accepted without its data`);
+    await this.restoreStoredSnapshot();
   }
 
-  /** Takes a snapshot every `snapshotCount` applied entries and lets Raft and storage drop old entries. */
-  private async maybeSnapshot(): Promise<void> {
+  /** The index, term and configuration of the applied state: what a snapshot of it records. */
+  private appliedMetadata(): SnapshotMetadata {
+    return { index: this.appliedIndex, term: this.appliedTerm, confState: this.appliedConf };
+  }
+
+  /** Sends Raft's messages; a MsgSnap carries a snapshot of the state applied now, streamed (snapshots.ts). */
+  private sendMessages(messages: Message[]): void {
+    const transport = this.transport;
+    if (transport === null) return;
+    if (!messages.some((m) => m.type === MessageType.Snap)) {
+      transport.send(messages);
+      return;
+    }
+    transport.send(messages.filter((m) => m.type !== MessageType.Snap));
+    for (const m of messages) {
+      if (m.type !== MessageType.Snap) continue;
+      this.snapshots.send(transport, m, this.appliedMetadata(), (peer: NodeId) =>
+        setImmediate(() => {
+          if (this.stopped) return;
+          this.raft.reportSnapshot(peer, false);
+          this.schedule();
+        }),
+      );
+    }
+  }
+
+  /**
+   * Starts a snapshot every `snapshotCount` applied entries; it is written in the background while
+   * entries go on being applied, and saved by {@link commitLocalSnapshot}.
+   */
+  private maybeSnapshot(): void {
     if (this.appliedIndex - this.snapshotIndex < this.opts.snapshotCount) return;
     // A leader's snapshot received while the last Ready was written moved Raft's log past the
     // applied state: it is applied with the next Ready; snapshot after that.
     if (this.raft.status().firstIndex > this.appliedIndex + 1) return;
-    const snapshot: Snapshot = {
-      metadata: { index: this.appliedIndex, term: this.appliedTerm, confState: this.appliedConf },
-      data: this.state.snapshot(),
-    };
-    await this.opts.storage.saveSnapshot(snapshot);
-    this.raft.compact(snapshot);
-    await this.opts.storage.compact(snapshot.metadata.index);
-    this.snapshotIndex = snapshot.metadata.index;
-    this.opts.logger.info({ index: snapshot.metadata.index, bytes: snapshot.data.length }, "saved snapshot");
+    this.snapshots.startLocal(this.appliedMetadata());
+  }
+
+  /**
+   * Saves a written local snapshot and lets Raft and storage drop the entries it covers; drops it
+   * instead when a leader's snapshot has overtaken it.
+   */
+  private async commitLocalSnapshot(): Promise<void> {
+    const staged = this.snapshots.takeLocal();
+    if (staged === null) return;
+    const { metadata } = staged;
+    if (metadata.index <= this.snapshotIndex) {
+      await this.opts.storage.discardStaged(staged);
+      return;
+    }
+    await this.opts.storage.saveSnapshot(staged);
+    this.raft.compact({ metadata, data: new Uint8Array(0) });
+    await this.opts.storage.compact(metadata.index);
+    this.snapshotIndex = metadata.index;
+    this.opts.logger.info({ index: metadata.index, bytes: staged.dataBytes }, "saved snapshot");
   }
 }
 

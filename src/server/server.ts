@@ -72,6 +72,8 @@ export async function startServer(config: ServeConfig, logger?: Logger): Promise
       tls,
       peers,
       onMessage: (m) => node?.step(m),
+      onSnapshot: (m, data) =>
+        node ? node.receiveSnapshot(m, data) : Promise.reject(new Error("the member is not started yet")),
       onUnreachable: (p) => node?.reportUnreachable(p),
       onSnapshotSent: (p, ok) => node?.reportSnapshot(p, ok),
       members: () => node?.peerMembers() ?? [],

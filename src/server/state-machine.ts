@@ -7,17 +7,23 @@
  * (test/sim) runs this same code.
  */
 import { Packr } from "msgpackr";
-import { KvStore } from "../mvcc/store.ts";
+import { SnapshotFrameSplitter } from "../mvcc/snapshot.ts";
+import { KvStore, type SnapshotReader, type SnapshotRestorer } from "../mvcc/store.ts";
 import type { Command, CommandResult, WatchEvent } from "../mvcc/types.ts";
 import { encodeConfChange } from "../raft/conf-change.ts";
 import { decodeConfChangeEntry } from "../raft/core.ts";
 import { type ConfChange, ConfChangeType, type Entry, EntryType, type HardState } from "../raft/types.ts";
 import { AssertionError, assert, unreachable } from "../util/assert.ts";
-import { CairnError } from "../util/errors.ts";
+import { CairnError, invalidArgument } from "../util/errors.ts";
+import { encodeFrame } from "../util/framing.ts";
 import { Membership } from "./membership.ts";
 import { type ConfMember, decodeProposal, encodeProposal, ProposalKind } from "./proposal.ts";
 
 const packr = new Packr({ useRecords: false });
+
+/** First item of a state snapshot's header frame. */
+const STATE_MAGIC = "cairn-state";
+const STATE_FORMAT_VERSION = 1;
 
 /** Origin of the bootstrap ConfChange entries: nobody waits for them. */
 const BOOTSTRAP_ORIGIN = "0000000000000000";
@@ -88,17 +94,113 @@ export class ReplicatedState {
     return unreachable(p, "proposal kind");
   }
 
-  /** The state machine part of a Raft snapshot: store and member table. */
-  snapshot(): Uint8Array {
-    return packr.pack({ kv: this.kv.snapshot(), members: this.membership.snapshot() }) as Uint8Array;
+  /**
+   * A reader of the state as of now (store and member table) in the streamed snapshot format: a
+   * header frame `["cairn-state", 1, member table bytes]`, then the store's frames
+   * (src/mvcc/snapshot.ts). The state may go on changing while it is read (KvStore.snapshotReader).
+   * Close it, or read it to the end.
+   */
+  snapshotReader(): SnapshotReader {
+    const header = encodeFrame(packr.pack([STATE_MAGIC, STATE_FORMAT_VERSION, this.membership.snapshot()]));
+    const kv = this.kv.snapshotReader();
+    return {
+      frames: (function* () {
+        try {
+          yield header;
+          yield* kv.frames;
+        } finally {
+          kv.close();
+        }
+      })(),
+      close: () => kv.close(),
+    };
   }
 
-  /** Replaces the state with a snapshot's (see {@link snapshot}). */
-  restore(data: Uint8Array): void {
-    const s = packr.unpack(data) as { kv: Uint8Array; members: Uint8Array };
-    this.kv.restore(s.kv);
-    this.membership.restore(s.members);
+  /** The state machine part of a Raft snapshot as one buffer (the frames of {@link snapshotReader}). */
+  snapshot(): Uint8Array {
+    return Buffer.concat([...this.snapshotReader().frames]);
   }
+
+  /**
+   * Replaces the state with a snapshot's (see {@link snapshotReader}; the single-value format of
+   * earlier versions too).
+   * @throws CairnError("invalid_argument") when `data` is not such a snapshot; the state is then unchanged
+   */
+  restore(data: Uint8Array): void {
+    const r = new StateRestorer(this);
+    r.push(data);
+    r.finish();
+  }
+
+  /**
+   * {@link restore} from chunks read one at a time (a snapshot file or a peer's stream): memory
+   * stays near one frame plus the state being built; the state is replaced only after the last chunk.
+   * @throws CairnError("invalid_argument") on a malformed snapshot; whatever reading `chunks` throws
+   */
+  async restoreFrom(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void> {
+    const r = new StateRestorer(this);
+    for await (const chunk of chunks) r.push(chunk);
+    r.finish();
+  }
+}
+
+/** Builds a state from snapshot bytes pushed in chunks and installs it in `target` at the end. */
+class StateRestorer {
+  private readonly splitter = new SnapshotFrameSplitter();
+  private readonly kv: SnapshotRestorer;
+  private members: Uint8Array | null = null;
+  /** Chunks of a snapshot in the single-value format of earlier versions (restored whole), or null. */
+  private legacy: Uint8Array[] | null = null;
+  private started = false;
+
+  constructor(private readonly target: ReplicatedState) {
+    this.kv = target.kv.restorer();
+  }
+
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    if (!this.started) {
+      this.started = true;
+      // A msgpack fixmap of two entries; a frame starts with a length far below 2^31 instead.
+      if (chunk[0] === 0x82) this.legacy = [];
+    }
+    if (this.legacy !== null) this.legacy.push(chunk);
+    else this.splitter.push(chunk, (payload) => this.frame(payload));
+  }
+
+  finish(): void {
+    if (this.legacy !== null) {
+      const s = packr.unpack(Buffer.concat(this.legacy)) as { kv: Uint8Array; members: Uint8Array };
+      this.target.kv.restore(s.kv);
+      this.target.membership.restore(s.members);
+      return;
+    }
+    this.splitter.end();
+    if (this.members === null) throw malformedState("no header frame");
+    this.kv.finish();
+    this.target.membership.restore(this.members);
+  }
+
+  private frame(payload: Uint8Array): void {
+    if (this.members !== null) {
+      this.kv.frame(payload);
+      return;
+    }
+    let raw: unknown;
+    try {
+      raw = packr.unpack(payload);
+    } catch (err) {
+      throw malformedState((err as Error).message);
+    }
+    if (!Array.isArray(raw) || raw.length !== 3 || raw[0] !== STATE_MAGIC) throw malformedState("bad header");
+    if (raw[1] !== STATE_FORMAT_VERSION) throw malformedState(`unknown format version ${String(raw[1])}`);
+    if (!(raw[2] instanceof Uint8Array)) throw malformedState("member table is not bytes");
+    this.members = raw[2];
+  }
+}
+
+function malformedState(what: string): Error {
+  return invalidArgument(`malformed state snapshot: ${what}`);
 }
 
 /**

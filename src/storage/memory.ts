@@ -4,10 +4,18 @@
  * (the simulation's process restart) sees it. Inputs and outputs are copied, so callers may reuse
  * or mutate their buffers.
  */
-import type { Entry, HardState, Snapshot } from "../raft/types.ts";
+import type { Entry, HardState, Snapshot, SnapshotMetadata } from "../raft/types.ts";
 import { assert } from "../util/assert.ts";
+import { SNAPSHOT_READ_CHUNK_BYTES } from "../util/limits.ts";
 import { checkAppend, checkCompact, checkSnapshot, loadedHardState, type StoredLogView } from "./rules.ts";
-import type { ClusterMetadata, PersistedState, RaftStorage } from "./types.ts";
+import type {
+  ClusterMetadata,
+  PersistedState,
+  RaftStorage,
+  SnapshotChunks,
+  SnapshotDataReader,
+  StagedSnapshot,
+} from "./types.ts";
 
 /** Bytes counted per stored entry besides its data (term, index, type framing), for sizeBytes(). */
 const ENTRY_OVERHEAD_BYTES = 24;
@@ -26,15 +34,31 @@ function copyEntry(e: Entry): Entry {
   return { term: e.term, index: e.index, type: e.type, data: new Uint8Array(e.data) };
 }
 
-function copySnapshot(s: Snapshot): Snapshot {
+function copyMetadata(m: SnapshotMetadata): SnapshotMetadata {
   return {
-    metadata: {
-      index: s.metadata.index,
-      term: s.metadata.term,
-      confState: { voters: [...s.metadata.confState.voters], learners: [...s.metadata.confState.learners] },
-    },
-    data: new Uint8Array(s.data),
+    index: m.index,
+    term: m.term,
+    confState: { voters: [...m.confState.voters], learners: [...m.confState.learners] },
   };
+}
+
+/** A staged snapshot of memory storage: the data held whole (memory storage is for tests). */
+interface MemoryStaged extends StagedSnapshot {
+  readonly data: Uint8Array;
+}
+
+/** Concatenates `chunks` into one fresh buffer. */
+async function collect(chunks: SnapshotChunks): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const c of chunks) parts.push(new Uint8Array(c));
+  return new Uint8Array(Buffer.concat(parts));
+}
+
+/** `data` in slices of at most SNAPSHOT_READ_CHUNK_BYTES. */
+async function* slices(data: Uint8Array): AsyncGenerator<Uint8Array> {
+  for (let at = 0; at < data.length; at += SNAPSHOT_READ_CHUNK_BYTES) {
+    yield data.slice(at, at + SNAPSHOT_READ_CHUNK_BYTES);
+  }
 }
 
 /**
@@ -88,7 +112,8 @@ export class MemoryStorage implements RaftStorage {
     const after = d.snapshot?.metadata.index ?? 0;
     return {
       hardState: loadedHardState(d.hardState, after),
-      snapshot: d.snapshot === null ? null : copySnapshot(d.snapshot),
+      snapshot:
+        d.snapshot === null ? null : { metadata: copyMetadata(d.snapshot.metadata), data: new Uint8Array(0) },
       entries: d.entries.filter((e) => e.index > after).map(copyEntry),
     };
   }
@@ -111,11 +136,36 @@ export class MemoryStorage implements RaftStorage {
       d.hardState = { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
   }
 
+  /** See {@link RaftStorage.stageSnapshot}: the data is collected in memory. @throws AssertionError when closed */
+  async stageSnapshot(metadata: SnapshotMetadata, data: SnapshotChunks): Promise<StagedSnapshot> {
+    this.#open();
+    const bytes = await collect(data);
+    const staged: MemoryStaged = {
+      kind: "staged",
+      metadata: copyMetadata(metadata),
+      dataBytes: bytes.length,
+      data: bytes,
+    };
+    return staged;
+  }
+
   /** See {@link RaftStorage.saveSnapshot} and checkSnapshot (Raft §7 log discard). @throws AssertionError */
-  async saveSnapshot(snapshot: Snapshot): Promise<void> {
+  async saveSnapshot(snapshot: Snapshot | StagedSnapshot): Promise<void> {
     const d = this.#open();
     if (checkSnapshot(this.#view(d), snapshot.metadata)) d.entries = [];
-    d.snapshot = copySnapshot(snapshot);
+    const data = "kind" in snapshot ? (snapshot as MemoryStaged).data : new Uint8Array(snapshot.data);
+    d.snapshot = { metadata: copyMetadata(snapshot.metadata), data };
+  }
+
+  /** See {@link RaftStorage.discardStaged}: nothing to release. */
+  async discardStaged(_staged: StagedSnapshot): Promise<void> {}
+
+  /** See {@link RaftStorage.readSnapshotData}. @throws AssertionError when closed */
+  readSnapshotData(): SnapshotDataReader | null {
+    const d = this.#open();
+    if (d.snapshot === null) return null;
+    const { metadata, data } = d.snapshot;
+    return { metadata: copyMetadata(metadata), dataBytes: data.length, chunks: slices(data) };
   }
 
   /** See {@link RaftStorage.compact}: drops entries <= index. @throws AssertionError when index > snapshot index */

@@ -4,7 +4,7 @@
  * SnapshotStore) so that memory, file and PostgreSQL implementations fit the same contract,
  * checked by one suite (test/contract/storage.contract.ts).
  */
-import type { Entry, HardState, Snapshot } from "../raft/types.ts";
+import type { Entry, HardState, Snapshot, SnapshotMetadata } from "../raft/types.ts";
 
 /** Identity of the cluster and of this member, written once when a data dir is first used. */
 export interface ClusterMetadata {
@@ -25,10 +25,40 @@ export interface ClusterMetadata {
 export interface PersistedState {
   /** Last saved hard state, or null when nothing was ever saved. */
   hardState: HardState | null;
-  /** Newest snapshot, or null. */
+  /**
+   * Newest snapshot, or null. Its `data` is always empty: the data may be far larger than memory
+   * should hold at once and is read in chunks with RaftStorage.readSnapshotData.
+   */
   snapshot: Snapshot | null;
   /** Log entries after the snapshot (or from index 1), contiguous and in order. */
   entries: Entry[];
+}
+
+/** A snapshot's data as chunks of any sizes, read once, in order. */
+export type SnapshotChunks = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+
+/**
+ * A snapshot written durably by RaftStorage.stageSnapshot but not part of the stored state yet: it
+ * becomes the saved snapshot through saveSnapshot, or is dropped by discardStaged (a restart drops
+ * it too). Opaque to callers beyond these fields.
+ */
+export interface StagedSnapshot {
+  readonly kind: "staged";
+  readonly metadata: SnapshotMetadata;
+  /** Bytes of data. */
+  readonly dataBytes: number;
+}
+
+/** The newest saved snapshot's data, read lazily (see RaftStorage.readSnapshotData). */
+export interface SnapshotDataReader {
+  readonly metadata: SnapshotMetadata;
+  /** Bytes of data. */
+  readonly dataBytes: number;
+  /**
+   * The data in chunks of at most SNAPSHOT_READ_CHUNK_BYTES; iterate once. Iteration throws
+   * StorageCorruptError when the data no longer matches its checksum (checked as it is read).
+   */
+  readonly chunks: AsyncIterable<Uint8Array>;
 }
 
 /**
@@ -51,7 +81,10 @@ export interface PersistedState {
  *   hard state commit beyond the last index, so a Ready's snapshot is saved before its hard state.
  * - `saveSnapshot` keeps the entries after the snapshot only when the log holds the snapshot's
  *   entry with the same term; otherwise it discards the stored log (Raft paper §7).
- * - `load` returns a hard state whose commit is >= the snapshot index (loadedHardState).
+ * - `load` returns a hard state whose commit is >= the snapshot index (loadedHardState), and the
+ *   snapshot's metadata with empty data; `readSnapshotData` streams the data of that snapshot.
+ * - Snapshot data is never held whole in memory by the file implementation: `stageSnapshot`
+ *   writes it chunk by chunk, and `readSnapshotData` reads it back chunk by chunk.
  */
 export interface RaftStorage {
   /** Loads the persisted state. Throws StorageCorruptError on corruption before the tail. */
@@ -63,8 +96,25 @@ export interface RaftStorage {
    * the commit index is re-learned from the leader (etcd: wal.MustSync).
    */
   append(hardState: HardState | null, entries: Entry[], sync?: boolean): Promise<void>;
-  /** Durably and atomically stores a snapshot (becomes the one `load` returns). */
-  saveSnapshot(snapshot: Snapshot): Promise<void>;
+  /**
+   * Writes a snapshot's metadata and data (read from `data` chunk by chunk) durably to a staging
+   * place, without changing the stored state. Unlike the other calls it is not queued behind them:
+   * a large snapshot is written while appends go on.
+   * @throws whatever iterating `data` throws (nothing is left behind then)
+   */
+  stageSnapshot(metadata: SnapshotMetadata, data: SnapshotChunks): Promise<StagedSnapshot>;
+  /**
+   * Durably and atomically makes a snapshot the stored one (the one `load` returns): a staged
+   * snapshot (consumed) or one with its data inline.
+   */
+  saveSnapshot(snapshot: Snapshot | StagedSnapshot): Promise<void>;
+  /** Drops a staged snapshot that will not be saved (idempotent). */
+  discardStaged(staged: StagedSnapshot): Promise<void>;
+  /**
+   * The newest saved snapshot's data, or null when none is saved. The reader stays valid while up
+   * to SNAPSHOT_FILES_KEPT - 1 newer snapshots are saved.
+   */
+  readSnapshotData(): SnapshotDataReader | null;
   /** Allows dropping log entries with index <= `index` (which a saved snapshot covers). */
   compact(index: number): Promise<void>;
   /** Reads the cluster metadata, or null for a new data dir. */

@@ -19,11 +19,12 @@ import {
   DEFAULT_RECONNECT_MAX_MS,
   DEFAULT_RECONNECT_MIN_MS,
   PROBE_TIMEOUT_MS,
+  SNAPSHOT_IDLE_TIMEOUT_MS,
 } from "./limits.ts";
 import { PeerSender, type PeerStats } from "./peer.ts";
 import { probePeer } from "./probe.ts";
 import { PeerServer } from "./server.ts";
-import type { Transport, TransportOptions } from "./types.ts";
+import type { SnapshotChunks, Transport, TransportOptions } from "./types.ts";
 import { parsePeerUrl } from "./url.ts";
 
 export type { PeerStats } from "./peer.ts";
@@ -46,6 +47,8 @@ export interface Http2TransportOptions extends TransportOptions {
   reconnectMaxMs?: number;
   /** Interval of liveness PINGs on each peer session (ms); default DEFAULT_PING_INTERVAL_MS (2500). */
   pingIntervalMs?: number;
+  /** Idle time after which a snapshot request is abandoned, both sides (ms); default SNAPSHOT_IDLE_TIMEOUT_MS (30000). */
+  snapshotIdleTimeoutMs?: number;
 }
 
 /** The HTTP/2 transport, with introspection for tests, metrics and `endpoint status`. */
@@ -71,6 +74,7 @@ export function createHttp2Transport(options: Http2TransportOptions): Http2Trans
   let stopped = false;
   // Test-only message drops (partitions); null unless CAIRN_TEST_FAILPOINTS_FILE is set (failpoints.ts).
   const failpoints = failpointsFromEnv(log);
+  const snapshotIdleTimeoutMs = opts.snapshotIdleTimeoutMs ?? SNAPSHOT_IDLE_TIMEOUT_MS;
 
   /** Runs a user callback outside the caller's stack (no re-entrancy into Raft from send()). */
   const defer = (what: string, fn: () => void) => {
@@ -96,6 +100,7 @@ export function createHttp2Transport(options: Http2TransportOptions): Http2Trans
       reconnectMinMs: opts.reconnectMinMs ?? DEFAULT_RECONNECT_MIN_MS,
       reconnectMaxMs: opts.reconnectMaxMs ?? DEFAULT_RECONNECT_MAX_MS,
       pingIntervalMs: opts.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS,
+      snapshotIdleTimeoutMs,
       logger: log,
       onUnreachable: () => defer("onUnreachable", () => opts.onUnreachable?.(peer)),
       onSnapshotSent: (ok) => defer("onSnapshotSent", () => opts.onSnapshotSent?.(peer, ok)),
@@ -131,6 +136,45 @@ export function createHttp2Transport(options: Http2TransportOptions): Http2Trans
     });
   };
 
+  /** False (logged) when `m` does not pass the codec's checks. */
+  const wellFormed = (m: Message): boolean => {
+    try {
+      checkMessage(m);
+      return true;
+    } catch (err) {
+      if (!(err instanceof CodecError)) throw err;
+      log.error({ err: err.message, type: m.type, to: m.to }, "malformed message; dropped");
+      return false;
+    }
+  };
+
+  /**
+   * The sender of a message that may leave this member, or null when it is dropped: a local type, an
+   * unknown peer, a failpoint, malformed, or a MsgSnap without a snapshot (a dropped MsgSnap is
+   * reported failed).
+   */
+  const admit = (m: Message): PeerSender | null => {
+    if (LOCAL_MESSAGE_TYPES.has(m.type)) {
+      log.warn({ type: m.type, to: m.to }, "local message type handed to the transport; dropped");
+      return null;
+    }
+    const sender = senders.get(m.to);
+    // Normal for a moment after a member is removed (etcd logs it at debug too).
+    if (sender === undefined) log.debug({ type: m.type, to: m.to }, "message to an unknown peer; dropped");
+    else if (!failpoints?.dropsTo(m.to) && wellFormed(m)) {
+      if (m.type !== MessageType.Snap || m.snapshot !== undefined) return sender;
+      log.error({ to: m.to }, "MsgSnap without a snapshot; dropped");
+    }
+    if (m.type === MessageType.Snap) defer("onSnapshotSent", () => opts.onSnapshotSent?.(m.to, false));
+    return null;
+  };
+
+  /** Wraps onSnapshot so that nothing reaches the owner after stop(). */
+  const receiveSnapshot =
+    (onSnapshot: NonNullable<TransportOptions["onSnapshot"]>) =>
+    (message: Message, data: AsyncIterable<Uint8Array>): Promise<void> =>
+      stopped ? Promise.reject(new Error("peer transport stopped")) : onSnapshot(message, data);
+
   const listenPeerUrl = () => {
     assert(server !== null, "transport not started");
     const host = listen.host.includes(":") ? `[${listen.host}]` : listen.host;
@@ -149,10 +193,12 @@ export function createHttp2Transport(options: Http2TransportOptions): Http2Trans
         logger: log,
         members: opts.members ?? (() => []),
         isRemovedMember: opts.isRemovedMember ?? (() => false),
+        snapshotIdleTimeoutMs,
         ...(failpoints && { dropFrom: (peer: NodeId) => failpoints.dropsFrom(peer) }),
         onMessage: (message) => {
           if (!stopped) opts.onMessage(message);
         },
+        ...(opts.onSnapshot && { onSnapshot: receiveSnapshot(opts.onSnapshot) }),
       });
       await server.start();
       log.info({ url: listenPeerUrl() }, "peer transport listening");
@@ -162,29 +208,12 @@ export function createHttp2Transport(options: Http2TransportOptions): Http2Trans
       if (stopped) return;
       const byPeer = new Map<PeerSender, Message[]>();
       for (const m of messages) {
-        const sender = senders.get(m.to);
-        if (LOCAL_MESSAGE_TYPES.has(m.type)) {
-          log.warn({ type: m.type, to: m.to }, "local message type handed to the transport; dropped");
-          continue;
-        }
-        if (sender === undefined) {
-          // Normal for a moment after a member is removed (etcd logs it at debug too).
-          log.debug({ type: m.type, to: m.to }, "message to an unknown peer; dropped");
-          continue;
-        }
-        if (failpoints?.dropsTo(m.to)) {
-          if (m.type === MessageType.Snap) defer("onSnapshotSent", () => opts.onSnapshotSent?.(m.to, false));
-          continue;
-        }
-        try {
-          checkMessage(m);
-        } catch (err) {
-          if (!(err instanceof CodecError)) throw err;
-          log.error({ err: err.message, type: m.type, to: m.to }, "malformed message; dropped");
-          continue;
-        }
-        if (m.type === MessageType.Snap) {
-          sender.sendSnapshot(m);
+        const sender = admit(m);
+        if (sender === null) continue;
+        if (m.type === MessageType.Snap && m.snapshot !== undefined) {
+          // Inline state: streamed in chunks like any other (the sender slices it).
+          const inline = m.snapshot.data;
+          sender.sendSnapshot({ ...m, snapshot: { ...m.snapshot, data: new Uint8Array(0) } }, () => [inline]);
           continue;
         }
         const list = byPeer.get(sender);
@@ -192,6 +221,15 @@ export function createHttp2Transport(options: Http2TransportOptions): Http2Trans
         else list.push(m);
       }
       for (const [sender, list] of byPeer) sender.enqueue(list);
+    },
+
+    sendSnapshot(message: Message, data: () => SnapshotChunks) {
+      assert(
+        message.type === MessageType.Snap && message.snapshot?.data.byteLength === 0,
+        "sendSnapshot takes a MsgSnap whose snapshot.data is empty",
+      );
+      if (stopped) return;
+      admit(message)?.sendSnapshot(message, data);
     },
 
     setPeers,
@@ -228,7 +266,14 @@ function validated(opts: Http2TransportOptions): Http2TransportOptions {
   if (max !== undefined && (!Number.isSafeInteger(max) || max < 1)) {
     throw invalidArgument(`maxQueueMessages must be a positive integer, got ${max}`);
   }
-  for (const name of ["dialTimeoutMs", "reconnectMinMs", "reconnectMaxMs", "pingIntervalMs"] as const) {
+  const durations = [
+    "dialTimeoutMs",
+    "reconnectMinMs",
+    "reconnectMaxMs",
+    "pingIntervalMs",
+    "snapshotIdleTimeoutMs",
+  ] as const;
+  for (const name of durations) {
     const v = opts[name];
     if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) {
       throw invalidArgument(`${name} must be a positive integer of ms, got ${v}`);

@@ -11,11 +11,33 @@
 export const MAX_STREAM_FRAME_BYTES = 16 * 1024 * 1024;
 
 /**
- * Largest body of a snapshot request (one frame holding one MsgSnap). Snapshots are sent whole;
- * etcd's default quota (--quota-backend-bytes 2 GiB) is larger, but a Cairn dev/test snapshot is far
- * below this. A snapshot larger than this is reported as failed (onSnapshotSent(peer, false)).
+ * Largest first frame of a snapshot request: the MsgSnap itself with empty `snapshot.data` (its
+ * metadata: index, term, conf state). The state bytes follow as chunks (MAX_SNAPSHOT_CHUNK_BYTES
+ * each), so this only has to hold a membership list; 1 MiB is thousands of times that.
  */
-export const MAX_SNAPSHOT_REQUEST_BYTES = 64 * 1024 * 1024;
+export const MAX_SNAPSHOT_MESSAGE_BYTES = 1024 * 1024;
+
+/**
+ * Largest piece of snapshot state in one data frame of a snapshot request (bytes). The sender slices
+ * larger chunks to it; the receiver hands them to onSnapshot one at a time, so each side holds about
+ * one chunk (plus HTTP/2's flow-control window) whatever the size of the state. 1 MiB matches the
+ * per-stream window (HTTP2_INITIAL_WINDOW_BYTES): one chunk per round trip, few frames per GiB.
+ */
+export const MAX_SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * Largest state (bytes of `snapshot.data`) one snapshot request may stream. etcd's largest
+ * recommended backend quota is 8 GiB; 64 GiB is far above any real Cairn state and stops a broken
+ * or looping sender from filling the receiver's disk. A larger stream is refused with 413.
+ */
+export const MAX_SNAPSHOT_DATA_BYTES = 64 * 1024 * 1024 * 1024;
+
+/**
+ * Largest state a transport without `onSnapshot` collects in memory into `snapshot.data` before
+ * calling onMessage (bytes; unit tests and in-process paths only). A larger one is refused with 413
+ * and reported failed to its sender (onSnapshotSent(peer, false)).
+ */
+export const MAX_BUFFERED_SNAPSHOT_BYTES = 64 * 1024 * 1024;
 
 /**
  * Target bytes of one batch frame on a stream: the sender stops adding messages to a batch past it
@@ -43,7 +65,13 @@ export const DEFAULT_RECONNECT_MAX_MS = 2_000;
  */
 export const DEFAULT_PING_INTERVAL_MS = 2_500;
 
-/** Idle time after which an in-flight snapshot request is abandoned as failed (ms). */
+/**
+ * Idle time after which an in-flight snapshot request is abandoned as failed (ms), on both sides:
+ * each cancels a request on which nothing was sent or received for this long. On the sender: a
+ * receiver that stopped taking chunks, or did not answer after the last one. On the receiver: a
+ * sender that stalled, or an onSnapshot that spent that long on one chunk (its data stream then
+ * throws) or resolving after the last one. Progress, however slow, keeps a request alive.
+ */
 export const SNAPSHOT_IDLE_TIMEOUT_MS = 30_000;
 
 /** Longest wait of probeClusterId for an answer (ms) before resolving null. */

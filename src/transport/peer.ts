@@ -1,39 +1,32 @@
 /**
  * The sending side towards one peer: a bounded queue, one long-lived HTTP/2 session over mutual
  * TLS, one long-lived request stream (POST /cairn/raft/stream) carrying batches of messages as
- * length-prefixed msgpack frames, and a separate request per snapshot (POST /cairn/raft/snapshot)
- * so a large snapshot never delays heartbeats. After a failure the session is torn down, the peer
- * is reported unreachable once, and a reconnection follows after a bounded exponential back-off
- * (etcd rafthttp: streamWriter / pipeline / snapshotSender).
+ * length-prefixed msgpack frames, and a separate request per snapshot (POST /cairn/raft/snapshot,
+ * snapshot-sender.ts) streaming its state in chunks, so a large snapshot never delays heartbeats.
+ * After a failure the session is torn down, the peer is reported unreachable once, and a
+ * reconnection follows after a bounded exponential back-off (etcd rafthttp: streamWriter /
+ * pipeline / snapshotSender).
  */
 import http2 from "node:http2";
 import type { Logger } from "pino";
 import type { Message, NodeId } from "../raft/types.ts";
 import { assert } from "../util/assert.ts";
+import { encodeFrame, FRAME_HEADER_BYTES } from "../util/framing.ts";
 import { encodeMessages } from "./codec.ts";
-import { encodeFrame } from "./framing.ts";
+import { ErrorBody } from "./error-body.ts";
 import {
   BATCH_TARGET_BYTES,
   CAN_SET_HTTP2_WINDOW,
   HTTP2_INITIAL_WINDOW_BYTES,
   MAX_BATCH_MESSAGES,
-  MAX_SNAPSHOT_REQUEST_BYTES,
+  MAX_SNAPSHOT_MESSAGE_BYTES,
   MAX_STREAM_FRAME_BYTES,
-  SNAPSHOT_IDLE_TIMEOUT_MS,
 } from "./limits.ts";
-import {
-  CLUSTER_ID_HEADER,
-  FRAME_CONTENT_TYPE,
-  MEMBER_ID_HEADER,
-  RAFT_SNAPSHOT_PATH,
-  RAFT_STREAM_PATH,
-} from "./protocol.ts";
+import { CLUSTER_ID_HEADER, FRAME_CONTENT_TYPE, MEMBER_ID_HEADER, RAFT_STREAM_PATH } from "./protocol.ts";
 import { BoundedMessageQueue } from "./queue.ts";
-import type { PeerTlsConfig } from "./types.ts";
+import { postSnapshot } from "./snapshot-sender.ts";
+import type { PeerTlsConfig, SnapshotChunks } from "./types.ts";
 import { parsePeerUrl } from "./url.ts";
-
-/** Most bytes of an error answer body kept for the log. */
-const MAX_ERROR_BODY_BYTES = 1024;
 
 /** Options of a {@link PeerSender}. Callbacks are called synchronously; the owner defers them. */
 export interface PeerSenderOptions {
@@ -48,6 +41,8 @@ export interface PeerSenderOptions {
   reconnectMinMs: number;
   reconnectMaxMs: number;
   pingIntervalMs: number;
+  /** Idle time after which a snapshot request is cancelled (ms). */
+  snapshotIdleTimeoutMs: number;
   logger: Logger;
   /** The session or stream failed, or the queue overflowed. */
   onUnreachable: () => void;
@@ -77,8 +72,11 @@ export interface PeerStats {
 
 /** One in-flight or waiting snapshot. `finish` reports its outcome exactly once. */
 interface PendingSnapshot {
+  /** The encoded MsgSnap (empty data). */
   frame: Buffer;
-  stream: http2.ClientHttp2Stream | null;
+  data: () => SnapshotChunks;
+  /** Settles when the started request has closed and its data iterator too; null until started. */
+  done: Promise<void> | null;
   finish: (ok: boolean) => void;
 }
 
@@ -131,10 +129,13 @@ export class PeerSender {
   }
 
   /**
-   * Sends one MsgSnap on its own request. Only one snapshot is in flight per peer; another one
-   * arriving meanwhile, one too large, or one to a peer in back-off is reported failed at once.
+   * Sends one MsgSnap (its snapshot.data empty) on its own request, its state streamed from
+   * `data()` (snapshot-sender.ts), called only once the request starts. Only one snapshot is in
+   * flight per peer, until its request and data iterator have closed; another one arriving
+   * meanwhile, one whose message frame is over MAX_SNAPSHOT_MESSAGE_BYTES or does not encode, or
+   * one to a peer in back-off is reported failed at once without calling `data`.
    */
-  sendSnapshot(message: Message): void {
+  sendSnapshot(message: Message, data: () => SnapshotChunks): void {
     if (this.closed) return;
     if (this.snapshot !== null) {
       this.log.warn(
@@ -156,10 +157,10 @@ export class PeerSender {
       this.opts.onSnapshotSent(false);
       return;
     }
-    if (frame.byteLength > MAX_SNAPSHOT_REQUEST_BYTES) {
+    if (frame.byteLength - FRAME_HEADER_BYTES > MAX_SNAPSHOT_MESSAGE_BYTES) {
       this.log.error(
-        { bytes: frame.byteLength, maxBytes: MAX_SNAPSHOT_REQUEST_BYTES },
-        "snapshot exceeds the largest snapshot request; not sent",
+        { bytes: frame.byteLength - FRAME_HEADER_BYTES, maxBytes: MAX_SNAPSHOT_MESSAGE_BYTES },
+        "snapshot message exceeds the largest snapshot message; not sent",
       );
       this.opts.onSnapshotSent(false);
       return;
@@ -167,7 +168,8 @@ export class PeerSender {
     let done = false;
     this.snapshot = {
       frame,
-      stream: null,
+      data,
+      done: null,
       finish: (ok) => {
         if (done) return;
         done = true;
@@ -200,12 +202,16 @@ export class PeerSender {
     };
   }
 
-  /** Drops the queue, closes the session; resolves when every session of this sender has closed. */
+  /**
+   * Drops the queue, closes the session; resolves when every session of this sender has closed and
+   * the data iterator of an in-flight snapshot has been closed.
+   */
   close(): Promise<void> {
     this.closed = true;
     this.queue.clear();
     this.clearBackoff();
     const waits = [...this.liveSessions].map((s) => new Promise<void>((resolve) => s.once("close", resolve)));
+    if (this.snapshot?.done) waits.push(this.snapshot.done);
     this.teardown();
     for (const s of this.liveSessions) s.destroy();
     return Promise.all(waits).then(() => undefined);
@@ -220,7 +226,7 @@ export class PeerSender {
       return;
     }
     if (!this.sessionReady) return;
-    if (this.snapshot !== null && this.snapshot.stream === null)
+    if (this.snapshot !== null && this.snapshot.done === null)
       this.startSnapshot(this.session, this.snapshot);
     if (this.queue.length === 0) return;
     if (this.stream === null) this.openStream(this.session);
@@ -347,31 +353,14 @@ export class PeerSender {
   }
 
   private startSnapshot(session: http2.ClientHttp2Session, pending: PendingSnapshot): void {
-    const req = session.request({
-      ":method": "POST",
-      ":path": RAFT_SNAPSHOT_PATH,
-      "content-type": FRAME_CONTENT_TYPE,
-      "content-length": String(pending.frame.byteLength),
-      [CLUSTER_ID_HEADER]: this.opts.clusterId,
-      [MEMBER_ID_HEADER]: this.opts.memberId,
+    const sent = postSnapshot(session, {
+      headers: { [CLUSTER_ID_HEADER]: this.opts.clusterId, [MEMBER_ID_HEADER]: this.opts.memberId },
+      messageFrame: pending.frame,
+      data: pending.data,
+      idleTimeoutMs: this.opts.snapshotIdleTimeoutMs,
+      log: this.log,
     });
-    pending.stream = req;
-    let status = 0;
-    const body = new ErrorBody();
-    req.setTimeout(SNAPSHOT_IDLE_TIMEOUT_MS, () => req.close(http2.constants.NGHTTP2_CANCEL));
-    req.on("response", (headers) => {
-      status = Number(headers[":status"]);
-    });
-    req.on("data", (chunk: Buffer) => body.add(chunk));
-    req.on("error", (err) => this.log.debug({ err }, "snapshot request error"));
-    req.once("close", () => {
-      const ok = status === 200;
-      if (ok) this.log.info("snapshot sent");
-      else
-        this.log.warn({ status, body: body.text(), rstCode: req.rstCode }, "snapshot not accepted by peer");
-      pending.finish(ok);
-    });
-    req.end(pending.frame);
+    pending.done = sent.then((ok) => pending.finish(ok));
   }
 
   private startPing(session: http2.ClientHttp2Session): void {
@@ -418,7 +407,7 @@ export class PeerSender {
     this.sessionReady = false;
     this.streamAccepted = false;
     this.waitingDrain = false;
-    if (this.snapshot !== null && this.snapshot.stream === null) this.snapshot.finish(false);
+    if (this.snapshot !== null && this.snapshot.done === null) this.snapshot.finish(false);
     stream?.destroy();
     session?.destroy(); // an in-flight snapshot request closes with it and reports failure
   }
@@ -431,22 +420,5 @@ export class PeerSender {
   private clearBackoff(): void {
     if (this.backoffTimer !== null) clearTimeout(this.backoffTimer);
     this.backoffTimer = null;
-  }
-}
-
-/** The first bytes of an answer body, for error messages. */
-class ErrorBody {
-  private readonly chunks: Buffer[] = [];
-  private bytes = 0;
-
-  add(chunk: Buffer): void {
-    if (this.bytes >= MAX_ERROR_BODY_BYTES) return;
-    const part = chunk.subarray(0, MAX_ERROR_BODY_BYTES - this.bytes);
-    this.chunks.push(Buffer.from(part));
-    this.bytes += part.byteLength;
-  }
-
-  text(): string {
-    return Buffer.concat(this.chunks).toString("utf8").trim();
   }
 }

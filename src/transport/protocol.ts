@@ -6,7 +6,14 @@
 
 /** Long-lived request: body is a sequence of frames (4-byte big-endian length + msgpack array of messages). */
 export const RAFT_STREAM_PATH = "/cairn/raft/stream";
-/** One MsgSnap per request: body is one frame holding an array of exactly one message. */
+/**
+ * One MsgSnap per request, its state streamed in chunks (src/transport/snapshot-wire.ts): body =
+ * one frame holding an array of exactly one MsgSnap with empty `snapshot.data`, then data frames
+ * (4-byte length, 1-byte kind: 0x01 chunk of state bytes, 0x02 end with the total byte count and
+ * CRC-32 of the state), then the end of the request body. Answered 200 once the receiver staged the
+ * state and handed the message to Raft; 400 malformed, truncated or corrupt; 413 too large; 500 the
+ * receiver could not stage it; 503 dropped by a test failpoint.
+ */
 export const RAFT_SNAPSHOT_PATH = "/cairn/raft/snapshot";
 /**
  * GET: `{"clusterId": string, "memberId": string, "members": PeerMember[]}` of the answering member

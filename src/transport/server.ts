@@ -7,23 +7,29 @@
  * Routes:
  * - POST /cairn/raft/stream: long-lived; body = frames (≤ MAX_STREAM_FRAME_BYTES each); answered
  *   200 at once and kept open; a bad frame closes the stream with PROTOCOL_ERROR.
- * - POST /cairn/raft/snapshot: body = one frame holding one MsgSnap (≤ MAX_SNAPSHOT_REQUEST_BYTES);
- *   answered 200 after onMessage returned, 400/413 when malformed or too large.
+ * - POST /cairn/raft/snapshot: body = the MsgSnap frame (empty snapshot.data, ≤
+ *   MAX_SNAPSHOT_MESSAGE_BYTES), chunk frames of its state (≤ MAX_SNAPSHOT_CHUNK_BYTES each) and an
+ *   end frame with the byte count and CRC-32 (format in snapshot-wire.ts). Read pull-based: the
+ *   state goes to onSnapshot chunk by chunk as it consumes it (HTTP/2 flow control holds the sender
+ *   back meanwhile), or is collected (≤ MAX_BUFFERED_SNAPSHOT_BYTES) for onMessage. Answered 200
+ *   once onSnapshot resolved (or onMessage returned); 400 malformed, truncated or corrupt; 413 too
+ *   large; 500 onSnapshot rejected; reset when idle for snapshotIdleTimeoutMs.
  * - GET /cairn/cluster: `{"clusterId","memberId","members"}` (for probePeer).
  * - A Raft request from a removed member is refused with 410 (etcd rafthttp), so it stops.
  */
 import http2 from "node:http2";
 import type { Socket } from "node:net";
 import type { Logger } from "pino";
-import { type Message, MessageType, type NodeId } from "../raft/types.ts";
+import type { Message, NodeId } from "../raft/types.ts";
 import { assert } from "../util/assert.ts";
+import { FrameDecoder, FrameTooLargeError } from "../util/framing.ts";
 import { CodecError, decodeMessages } from "./codec.ts";
-import { FRAME_HEADER_BYTES, FrameDecoder, FrameTooLargeError } from "./framing.ts";
 import {
   CAN_SET_HTTP2_WINDOW,
   HTTP2_CONNECTION_WINDOW_BYTES,
   HTTP2_INITIAL_WINDOW_BYTES,
-  MAX_SNAPSHOT_REQUEST_BYTES,
+  MAX_BUFFERED_SNAPSHOT_BYTES,
+  MAX_SNAPSHOT_DATA_BYTES,
   MAX_STREAM_FRAME_BYTES,
 } from "./limits.ts";
 import {
@@ -35,7 +41,8 @@ import {
   RAFT_SNAPSHOT_PATH,
   RAFT_STREAM_PATH,
 } from "./protocol.ts";
-import type { PeerMember, PeerTlsConfig } from "./types.ts";
+import { SnapshotBodyReader, SnapshotStreamError } from "./snapshot-wire.ts";
+import type { PeerMember, PeerTlsConfig, TransportOptions } from "./types.ts";
 
 /** A sending member id: 16 lowercase hex digits. */
 const MEMBER_ID = /^[0-9a-f]{16}$/;
@@ -51,10 +58,14 @@ export interface PeerServerOptions {
   logger: Logger;
   /** Called for every valid message addressed to this member, in the order received per stream. */
   onMessage: (message: Message) => void;
+  /** Receives each MsgSnap with its state streamed (see TransportOptions.onSnapshot); absent: collected for onMessage. */
+  onSnapshot?: TransportOptions["onSnapshot"];
   /** Members reported on GET /cairn/cluster. */
   members: () => PeerMember[];
   /** True for a removed member id: its Raft requests get 410. */
   isRemovedMember: (id: NodeId) => boolean;
+  /** A snapshot request on which nothing was sent or received for this long (ms) is reset. */
+  snapshotIdleTimeoutMs: number;
   /**
    * Test failpoints only (failpoints.ts): true when messages from this peer must be dropped; its
    * stream messages vanish, its snapshot requests get 503. Absent: nothing is dropped.
@@ -189,7 +200,7 @@ export class PeerServer {
       return;
     }
     if (path === RAFT_STREAM_PATH) this.receiveStream(stream, remoteMemberId);
-    else this.receiveSnapshot(stream, remoteMemberId);
+    else void this.receiveSnapshot(stream, remoteMemberId);
   }
 
   /** Long-lived stream: deliver messages frame by frame until the sender ends it. */
@@ -218,59 +229,65 @@ export class PeerServer {
     });
   }
 
-  /** One snapshot per request: buffer the single frame, deliver, then answer 200. */
-  private receiveSnapshot(stream: http2.ServerHttp2Stream, from: NodeId): void {
-    const decoder = new FrameDecoder(MAX_SNAPSHOT_REQUEST_BYTES - FRAME_HEADER_BYTES);
-    const frames: Buffer[] = [];
-    let broken = false;
-    stream.on("data", (chunk: Buffer) => {
-      if (broken) return;
-      try {
-        decoder.push(chunk, (frame) => frames.push(frame));
-      } catch (err) {
-        if (!(err instanceof FrameTooLargeError)) throw err;
-        broken = true;
-        this.log.warn({ from, err: err.message }, "snapshot request too large; refused");
-        this.refuse(stream, 413, err.message);
-        return;
-      }
-      if (frames.length > 1) {
-        broken = true;
-        this.refuse(stream, 400, "a snapshot request holds exactly one frame");
-      }
+  /**
+   * One snapshot per request: read its MsgSnap, hand the state to onSnapshot as it arrives (or
+   * collect it for onMessage), then answer. Never rejects.
+   */
+  private async receiveSnapshot(stream: http2.ServerHttp2Stream, from: NodeId): Promise<void> {
+    const onSnapshot = this.opts.onSnapshot;
+    const reader = new SnapshotBodyReader(
+      stream,
+      onSnapshot ? MAX_SNAPSHOT_DATA_BYTES : MAX_BUFFERED_SNAPSHOT_BYTES,
+    );
+    const idleMs = this.opts.snapshotIdleTimeoutMs;
+    stream.setTimeout(idleMs, () => {
+      reader.abort(new SnapshotStreamError("aborted", `snapshot request idle for ${idleMs} ms`));
+      stream.close(http2.constants.NGHTTP2_CANCEL);
     });
-    stream.once("end", () => {
-      if (broken) return;
-      const frame = frames[0];
-      if (frame === undefined || decoder.pendingBytes > 0) {
-        this.refuse(stream, 400, "snapshot request ended inside a frame");
-        return;
-      }
-      let messages: Message[];
-      try {
-        messages = decodeMessages(frame);
-      } catch (err) {
-        if (!(err instanceof CodecError)) throw err;
-        this.refuse(stream, 400, err.message);
-        return;
-      }
-      const message = messages[0];
-      if (messages.length !== 1 || message?.type !== MessageType.Snap || message.snapshot === undefined) {
-        this.refuse(stream, 400, "a snapshot request holds exactly one MsgSnap with a snapshot");
-        return;
-      }
-      if (!this.deliver(message, from)) {
+    const data = reader.chunks();
+    try {
+      const message = await reader.readMessage();
+      if (!this.accepts(message, from)) {
         this.refuse(stream, 400, "snapshot message not for this member");
         return;
       }
-      if (stream.closed) return;
-      stream.respond({ ":status": 200, "content-type": "text/plain", ...this.identityHeaders() });
-      stream.end("ok");
-    });
+      if (onSnapshot !== undefined) {
+        await onSnapshot(message, data);
+        if (!reader.complete) throw new Error("onSnapshot resolved before the end of the snapshot data");
+      } else {
+        const collected = { ...message, snapshot: { ...message.snapshot!, data: await concat(data) } };
+        this.deliver(collected, from);
+      }
+    } catch (err) {
+      this.refuseSnapshot(stream, from, reader.failure, err as Error);
+      return;
+    } finally {
+      void data.return(undefined); // the consumer may have stopped early: release the reader
+    }
+    if (stream.closed) return;
+    stream.respond({ ":status": 200, "content-type": "text/plain", ...this.identityHeaders() });
+    stream.end("ok");
   }
 
-  /** Hands a message to onMessage if it is addressed to this member by the sender; false if dropped. */
-  private deliver(message: Message, from: NodeId): boolean {
+  /** Answers a failed snapshot request: the stream's own failure decides the status, else 500. */
+  private refuseSnapshot(
+    stream: http2.ServerHttp2Stream,
+    from: NodeId,
+    failure: SnapshotStreamError | null,
+    err: Error,
+  ): void {
+    if (failure !== null) {
+      this.log.warn({ from, reason: failure.reason, err: failure.message }, "snapshot request rejected");
+      if (failure.status === 0) stream.close(http2.constants.NGHTTP2_CANCEL);
+      else this.refuse(stream, failure.status, failure.message);
+      return;
+    }
+    this.log.warn({ from, err: err.message }, "snapshot not staged by onSnapshot");
+    this.refuse(stream, 500, `snapshot not staged: ${err.message}`);
+  }
+
+  /** True when `message` is addressed to this member by `from` and not dropped by a failpoint. */
+  private accepts(message: Message, from: NodeId): boolean {
     if (this.closed || this.opts.dropFrom?.(from)) return false;
     if (message.to !== this.opts.memberId || message.from !== from) {
       this.log.warn(
@@ -279,12 +296,17 @@ export class PeerServer {
       );
       return false;
     }
+    return true;
+  }
+
+  /** Hands a message to onMessage if {@link accepts} it. */
+  private deliver(message: Message, from: NodeId): void {
+    if (!this.accepts(message, from)) return;
     try {
       this.opts.onMessage(message);
     } catch (err) {
       this.log.error({ err, type: message.type, from }, "onMessage threw");
     }
-    return true;
   }
 
   private identityHeaders(): Record<string, string> {
@@ -305,4 +327,21 @@ export class PeerServer {
     }
     stream.end(text, () => stream.close(http2.constants.NGHTTP2_NO_ERROR));
   }
+}
+
+/** The chunks joined into one plain Uint8Array (its length bounded by the reader's limit). */
+async function concat(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let bytes = 0;
+  for await (const chunk of chunks) {
+    parts.push(chunk);
+    bytes += chunk.byteLength;
+  }
+  const out = new Uint8Array(bytes);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.byteLength;
+  }
+  return out;
 }

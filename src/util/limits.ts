@@ -149,3 +149,21 @@ export const MAX_LOCK_WAIT_MS = 300_000;
  * member. Each holds one watch and one stream until its client leaves; past it 429.
  */
 export const MAX_ELECTION_OBSERVERS = 10_000;
+
+/**
+ * Target bytes of one frame of a streamed state snapshot (src/mvcc/snapshot.ts): a frame is closed
+ * once it reaches this, so it holds this much plus at most one history entry. Snapshots are written,
+ * sent and restored one frame at a time, so memory for a snapshot stays near this whatever the
+ * state's size (etcd streams its bolt file in 32 KiB pieces; msgpack framing favours larger ones).
+ */
+export const SNAPSHOT_FRAME_TARGET_BYTES = 1024 * 1024;
+
+/**
+ * Largest frame a snapshot decoder accepts (bytes): the frame target plus one history entry, whose
+ * value is bounded by --max-request-bytes; 64 MiB also stops a corrupt length prefix from
+ * allocating gigabytes.
+ */
+export const MAX_SNAPSHOT_FRAME_BYTES = 64 * 1024 * 1024;
+
+/** Bytes of one chunk when snapshot data is read back from storage (a file read or a memory slice). */
+export const SNAPSHOT_READ_CHUNK_BYTES = 1024 * 1024;

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Entry, EntryType, type HardState, type Snapshot } from "../../src/raft/types.ts";
 import type { ClusterMetadata, PersistedState, RaftStorage } from "../../src/storage/types.ts";
 import { AssertionError } from "../../src/util/assert.ts";
+import { SNAPSHOT_READ_CHUNK_BYTES } from "../../src/util/limits.ts";
 
 /** One storage under test. */
 export interface StorageHarness {
@@ -63,6 +64,21 @@ function plainState(s: PersistedState) {
     snapshot: s.snapshot && { metadata: s.snapshot.metadata, data: Array.from(s.snapshot.data) },
     entries: plain(s.entries),
   };
+}
+
+/** The newest saved snapshot's data read back through readSnapshotData, and the largest chunk seen. */
+async function savedData(s: RaftStorage): Promise<{ data: number[]; maxChunk: number } | null> {
+  const r = s.readSnapshotData();
+  if (r === null) return null;
+  const parts: Uint8Array[] = [];
+  let maxChunk = 0;
+  for await (const c of r.chunks) {
+    parts.push(new Uint8Array(c));
+    maxChunk = Math.max(maxChunk, c.length);
+  }
+  const data = Array.from(Buffer.concat(parts));
+  expect(data.length).toBe(r.dataBytes);
+  return { data, maxChunk };
 }
 
 const hs = (term: number, vote: string, commit: number): HardState => ({ term, vote, commit });
@@ -183,7 +199,9 @@ export function runStorageContract(name: string, make: () => Promise<StorageHarn
       await s.saveSnapshot(snapshot(4, 2));
       const loaded = await s.load();
       expect(loaded.snapshot?.metadata).toEqual(snapshot(4, 2).metadata);
-      expect(Array.from(loaded.snapshot!.data)).toEqual(Array.from(snapshot(4, 2).data));
+      expect(loaded.snapshot!.data.length).toBe(0);
+      expect((await savedData(s))?.data).toEqual(Array.from(snapshot(4, 2).data));
+      expect(s.readSnapshotData()?.metadata).toEqual(snapshot(4, 2).metadata);
       expect(loaded.entries).toEqual([]);
       await s.append(null, entries(5, 6, 2));
       expect((await s.load()).entries.map((e) => e.index)).toEqual([5, 6]);
@@ -296,10 +314,60 @@ export function runStorageContract(name: string, make: () => Promise<StorageHarn
         data: snapData,
       });
       snapData[0] = 99;
-      const withSnap = await s.load();
-      expect(Array.from(withSnap.snapshot!.data)).toEqual([7, 7]);
-      withSnap.snapshot!.data[0] = 42;
-      expect(Array.from((await s.load()).snapshot!.data)).toEqual([7, 7]);
+      expect((await s.load()).snapshot?.metadata.index).toBe(2);
+      expect((await savedData(s))?.data).toEqual([7, 7]);
+    });
+
+    it("has no snapshot data before a snapshot is saved", async () => {
+      expect(s.readSnapshotData()).toBeNull();
+    });
+
+    it("stages a large snapshot chunk by chunk, saves it, and reads it back in bounded chunks", async () => {
+      await s.append(hs(3, "", 5), entries(1, 5, 3));
+      const chunkCount = 40;
+      const chunkBytes = 100_000;
+      function* chunks() {
+        for (let i = 0; i < chunkCount; i++) yield new Uint8Array(chunkBytes).fill(i);
+      }
+      const meta = snapshot(5, 3).metadata;
+      const staged = await s.stageSnapshot(meta, chunks());
+      expect(staged.dataBytes).toBe(chunkCount * chunkBytes);
+      expect(staged.metadata).toEqual(meta);
+      // Staging changes nothing stored.
+      expect((await s.load()).snapshot).toBeNull();
+      expect(s.readSnapshotData()).toBeNull();
+      await s.saveSnapshot(staged);
+      expect((await s.load()).snapshot?.metadata).toEqual(meta);
+      const read = await savedData(s);
+      expect(read!.maxChunk).toBeLessThanOrEqual(SNAPSHOT_READ_CHUNK_BYTES);
+      expect(read!.data.length).toBe(chunkCount * chunkBytes);
+      for (let i = 0; i < chunkCount; i++) expect(read!.data[i * chunkBytes + 7]).toBe(i);
+      const again = await reopen();
+      expect((await again.load()).snapshot?.metadata).toEqual(meta);
+      expect((await savedData(again))?.data).toEqual(read!.data);
+    });
+
+    it("stages while appends go on, and a discarded staged snapshot leaves no trace", async () => {
+      await s.append(hs(1, "", 2), entries(1, 2, 1));
+      const staging = s.stageSnapshot(snapshot(2, 1).metadata, [new Uint8Array([1]), new Uint8Array([2])]);
+      await s.append(hs(1, "", 3), entries(3, 3, 1));
+      const staged = await staging;
+      await s.discardStaged(staged);
+      await s.discardStaged(staged);
+      expect((await s.load()).snapshot).toBeNull();
+      await s.saveSnapshot(snapshot(3, 1, "kept"));
+      expect(Buffer.from((await savedData(s))!.data).toString()).toBe("kept");
+    });
+
+    it("staging fails, and saves nothing, when reading the data fails", async () => {
+      await s.append(hs(1, "", 2), entries(1, 2, 1));
+      async function* broken() {
+        yield new Uint8Array([1, 2]);
+        throw new Error("peer went away");
+      }
+      await expect(s.stageSnapshot(snapshot(2, 1).metadata, broken())).rejects.toThrow("peer went away");
+      expect((await s.load()).snapshot).toBeNull();
+      expect(s.readSnapshotData()).toBeNull();
     });
 
     it("reports a size that grows with the stored data", async () => {

@@ -168,9 +168,15 @@ describe("runtime membership", () => {
     });
     expect(third.status).toBe(409);
     expect(third.json.error.code).toBe("unhealthy_cluster");
+    // Removing them is allowed, but on a loaded machine a running voter may briefly count as not
+    // connected (no answer within an election timeout), which refuses a removal for a moment.
     for (const id of [first.json.member.id, second.json.member.id]) {
-      const r = await api(leader.clientUrl, "DELETE", `/v1/cluster/members/${id}`);
-      expect(r.status).toBe(200);
+      await eventually(`removal of ${id}`, async () => {
+        const r = await api(leader.clientUrl, "DELETE", `/v1/cluster/members/${id}`);
+        if (r.status === 409 && r.json.error.code === "unhealthy_cluster") return false;
+        expect(r.status).toBe(200);
+        return true;
+      });
     }
   });
 });
@@ -200,6 +206,15 @@ describe("leadership", () => {
     // An election would need at least one election timeout (1000 ms) after the leader went silent.
     expect(ms).toBeLessThan(1_000);
     console.log(`SIGTERM of the leader: new leader known after ${ms.toFixed(1)} ms`);
-    await putKey(next.clientUrl, "after-sigterm", "ok");
+    // Writes go on; a retryable 503 (the new leader still settling on a loaded machine) is retried.
+    await eventually("a put after the hand-over", () =>
+      putKey(next.clientUrl, "after-sigterm", "ok").then(
+        () => true,
+        (err: Error) => {
+          if (/: 503 /.test(err.message)) return false;
+          throw err;
+        },
+      ),
+    );
   });
 });

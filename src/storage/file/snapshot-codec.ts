@@ -9,36 +9,45 @@
  *                    | data (rest of the body)
  * ```
  *
- * The checksum and length cover the whole body, so a torn or damaged file never decodes.
+ * The checksum and length cover the whole body, so a torn or damaged file never verifies. The
+ * header comes first but is written last (snapshot-dir.ts streams the data, then fills it in), and
+ * the metadata is small (at most MAX_SNAPSHOT_METADATA_BYTES), so neither writing nor verifying a
+ * file ever holds its data whole.
  */
-import type { Snapshot } from "../../raft/types.ts";
+import type { SnapshotMetadata } from "../../raft/types.ts";
+import { assert } from "../../util/assert.ts";
 import { DecodeError, Reader, str16Bytes, Writer } from "./binary.ts";
-import { crc32 } from "./crc.ts";
 
 const MAGIC = Buffer.from("CAIRNSNP", "ascii");
 const VERSION = 1;
 /** Bytes of the header before the body. */
 export const SNAPSHOT_HEADER_BYTES = 24;
+/** Largest metadata section (term, index, member ids) in bytes: thousands of members fit. */
+export const MAX_SNAPSHOT_METADATA_BYTES = 64 * 1024;
+
+/** The fields of a snapshot file's header. */
+export interface SnapshotHeader {
+  /** CRC-32 of the body (metadata then data). */
+  crc: number;
+  /** Bytes after the header. */
+  bodyLength: number;
+}
 
 /**
- * Encodes `snapshot` as [head, data]: the head holds the header and metadata, `data` is the
- * snapshot's own bytes (not copied), so the two can be written one after the other.
- * @throws AssertionError when a term or index is not a safe u64 or a member id is over 65535 bytes
+ * The metadata section of a snapshot file.
+ * @throws AssertionError when a term or index is not a safe u64, a member id is over 65535 bytes, or
+ *   the section would exceed MAX_SNAPSHOT_METADATA_BYTES
  */
-export function encodeSnapshot(snapshot: Snapshot): [Buffer, Uint8Array] {
-  const { term, index, confState } = snapshot.metadata;
-  const voters = confState.voters.map(str16Bytes);
-  const learners = confState.learners.map(str16Bytes);
-  let metaBytes = 8 + 8 + 4 + 4;
-  for (const b of [...voters, ...learners]) metaBytes += 2 + b.length;
-  const head = Buffer.alloc(SNAPSHOT_HEADER_BYTES + metaBytes);
-  const w = new Writer(head);
-  w.bytes(MAGIC);
-  w.u32(VERSION);
-  w.u32(0); // crc, filled below
-  w.u64(metaBytes + snapshot.data.length);
-  w.u64(term);
-  w.u64(index);
+export function encodeSnapshotMetadata(metadata: SnapshotMetadata): Buffer {
+  const voters = metadata.confState.voters.map(str16Bytes);
+  const learners = metadata.confState.learners.map(str16Bytes);
+  let bytes = 8 + 8 + 4 + 4;
+  for (const b of [...voters, ...learners]) bytes += 2 + b.length;
+  assert(bytes <= MAX_SNAPSHOT_METADATA_BYTES, `snapshot metadata of ${bytes} bytes is too large`);
+  const out = Buffer.alloc(bytes);
+  const w = new Writer(out);
+  w.u64(metadata.term);
+  w.u64(metadata.index);
   for (const list of [voters, learners]) {
     w.u32(list.length);
     for (const b of list) {
@@ -46,16 +55,25 @@ export function encodeSnapshot(snapshot: Snapshot): [Buffer, Uint8Array] {
       w.bytes(b);
     }
   }
-  const crc = crc32(snapshot.data, crc32(head.subarray(SNAPSHOT_HEADER_BYTES)));
-  head.writeUInt32LE(crc, 12);
-  return [head, snapshot.data];
+  return out;
+}
+
+/** The 24-byte header for a body of `bodyLength` bytes with checksum `crc`. */
+export function encodeSnapshotHeader(header: SnapshotHeader): Buffer {
+  const out = Buffer.alloc(SNAPSHOT_HEADER_BYTES);
+  const w = new Writer(out);
+  w.bytes(MAGIC);
+  w.u32(VERSION);
+  w.u32(header.crc);
+  w.u64(header.bodyLength);
+  return out;
 }
 
 /**
- * Decodes and verifies a snapshot file's bytes. `data` of the result is a plain Uint8Array view into `buf`.
- * @throws DecodeError on a bad magic, version, length or checksum, or malformed metadata
+ * Parses the 24-byte header.
+ * @throws DecodeError on a short buffer, a bad magic or an unknown version
  */
-export function decodeSnapshot(buf: Buffer): Snapshot {
+export function decodeSnapshotHeader(buf: Buffer): SnapshotHeader {
   if (buf.length < SNAPSHOT_HEADER_BYTES)
     throw new DecodeError(`file of ${buf.length} bytes is shorter than the header`);
   if (!buf.subarray(0, 8).equals(MAGIC)) throw new DecodeError("bad magic");
@@ -64,12 +82,16 @@ export function decodeSnapshot(buf: Buffer): Snapshot {
   if (version !== VERSION) throw new DecodeError(`unknown version ${version}`);
   const crc = r.u32();
   const bodyLength = r.u64();
-  if (bodyLength !== buf.length - SNAPSHOT_HEADER_BYTES) {
-    throw new DecodeError(
-      `body length ${bodyLength} but ${buf.length - SNAPSHOT_HEADER_BYTES} bytes follow the header`,
-    );
-  }
-  if (crc32(buf.subarray(SNAPSHOT_HEADER_BYTES)) !== crc) throw new DecodeError("checksum mismatch");
+  return { crc, bodyLength };
+}
+
+/**
+ * Parses the metadata section at the start of `body` (which may hold more bytes after it).
+ * @returns the metadata and the section's length in bytes (where the data starts in the body)
+ * @throws DecodeError on malformed metadata
+ */
+export function decodeSnapshotMetadata(body: Buffer): { metadata: SnapshotMetadata; bytes: number } {
+  const r = new Reader(body);
   const term = r.u64();
   const index = r.u64();
   const lists: string[][] = [];
@@ -80,9 +102,8 @@ export function decodeSnapshot(buf: Buffer): Snapshot {
     for (let i = 0; i < n; i++) list.push(r.str16());
     lists.push(list);
   }
-  const data = r.bytes(r.remaining);
   return {
     metadata: { term, index, confState: { voters: lists[0]!, learners: lists[1]! } },
-    data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    bytes: r.offset,
   };
 }

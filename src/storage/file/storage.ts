@@ -4,13 +4,16 @@
  */
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
-import type { Entry, HardState, Snapshot } from "../../raft/types.ts";
+import type { Entry, HardState, Snapshot, SnapshotMetadata } from "../../raft/types.ts";
 import { AssertionError, assert } from "../../util/assert.ts";
 import { checkAppend, checkCompact, checkSnapshot, lastIndexOf, type StoredLogView } from "../rules.ts";
 import {
   type ClusterMetadata,
   type PersistedState,
   type RaftStorage,
+  type SnapshotChunks,
+  type SnapshotDataReader,
+  type StagedSnapshot,
   StorageCorruptError,
 } from "../types.ts";
 import { assembleState } from "./assemble.ts";
@@ -19,7 +22,7 @@ import { type DataDirPaths, DEFAULT_SEGMENT_BYTES, dataDirPaths } from "./layout
 import { DataDirLock } from "./lock.ts";
 import { defaultStorageLogger, type StorageLogger } from "./logger.ts";
 import { readMetadataFile, writeMetadataFile } from "./metadata.ts";
-import { type BrokenSnapshot, SnapshotDir, type SnapshotFile } from "./snapshot-dir.ts";
+import { type BrokenSnapshot, SnapshotDir, type StagedFile, type VerifiedSnapshot } from "./snapshot-dir.ts";
 import { TermRuns } from "./term-runs.ts";
 import { Wal } from "./wal.ts";
 import type { WalRecord } from "./wal-record.ts";
@@ -38,11 +41,21 @@ export interface FileStorageOptions {
   preallocate?: boolean;
 }
 
-/** What is known of the saved snapshot without holding its data. */
-interface SnapshotRef {
-  file: SnapshotFile;
-  index: number;
-  term: number;
+/** A snapshot staged in a temp file of the snapshot directory. */
+class FileStagedSnapshot implements StagedSnapshot {
+  readonly kind = "staged";
+  constructor(readonly file: StagedFile) {}
+  get metadata(): SnapshotMetadata {
+    return this.file.metadata;
+  }
+  get dataBytes(): number {
+    return this.file.dataBytes;
+  }
+}
+
+/** The metadata of a verified snapshot as the Snapshot `load` returns (data empty: read it with readSnapshotData). */
+function metadataOnly(v: VerifiedSnapshot | null): Snapshot | null {
+  return v === null ? null : { metadata: v.metadata, data: new Uint8Array(0) };
 }
 
 /**
@@ -79,11 +92,11 @@ export async function openFileStorage(dataDir: string, opts: FileStorageOptions 
         `data dir ${dataDir}: snapshot files exist in ${paths.snap} but the WAL in ${paths.wal} is missing (hard state lost)`,
       );
     }
-    const { snapshot, file, broken } = await snaps.newestValid();
-    const state = assembleState(opened.replay, snapshot, brokenContext(broken));
+    const { snapshot, broken } = await snaps.newestValid();
+    const state = assembleState(opened.replay, metadataOnly(snapshot), brokenContext(broken));
     for (const b of broken) {
       logger.warn(
-        { file: b.path, reason: b.reason, using: file?.path ?? null },
+        { file: b.path, reason: b.reason, using: snapshot?.file.path ?? null },
         "snapshot file failed verification; using an older snapshot and the WAL entries after it",
       );
       await snaps.markBroken(b);
@@ -91,9 +104,7 @@ export async function openFileStorage(dataDir: string, opts: FileStorageOptions 
     if (wal.isEmpty) await wal.createFirstSegment(1);
     const terms = new TermRuns();
     for (const e of opened.replay.entries) terms.push(e.index, e.term);
-    const ref =
-      snapshot && file ? { file, index: snapshot.metadata.index, term: snapshot.metadata.term } : null;
-    return new FileStorage(paths, logger, lock, wal, snaps, terms, opened.replay.hardState, ref, state);
+    return new FileStorage(paths, logger, lock, wal, snaps, terms, opened.replay.hardState, snapshot, state);
   } catch (err) {
     await wal?.close();
     await lock.release();
@@ -127,7 +138,7 @@ export class FileStorage implements RaftStorage {
     private readonly snaps: SnapshotDir,
     private readonly terms: TermRuns,
     private hardState: HardState | null,
-    private snapshot: SnapshotRef | null,
+    private snapshot: VerifiedSnapshot | null,
     opened: PersistedState,
   ) {
     this.#opened = opened;
@@ -162,8 +173,8 @@ export class FileStorage implements RaftStorage {
     return {
       lastEntryIndex: () => this.terms.lastIndex,
       termAt: (index) => this.terms.termAt(index),
-      snapshotIndex: this.snapshot?.index ?? 0,
-      snapshotTerm: this.snapshot?.term ?? 0,
+      snapshotIndex: this.snapshot?.metadata.index ?? 0,
+      snapshotTerm: this.snapshot?.metadata.term ?? 0,
       hardState: this.hardState,
     };
   }
@@ -181,17 +192,7 @@ export class FileStorage implements RaftStorage {
         return opened;
       }
       const replay = await this.wal.readAll();
-      let snapshot: Snapshot | null = null;
-      if (this.snapshot !== null) {
-        const r = await this.snaps.read(this.snapshot.file);
-        if ("broken" in r) {
-          throw new StorageCorruptError(
-            `snapshot file ${this.snapshot.file.path} written by this process: ${r.broken}`,
-          );
-        }
-        snapshot = r;
-      }
-      return assembleState(replay, snapshot);
+      return assembleState(replay, metadataOnly(this.snapshot));
     });
   }
 
@@ -234,21 +235,54 @@ export class FileStorage implements RaftStorage {
   }
 
   /**
-   * See {@link RaftStorage.saveSnapshot}: the snapshot file is written atomically first; when the
-   * snapshot discards the log (Raft §7, checkSnapshot) a log reset record follows in the WAL.
-   * Keeps the newest SNAPSHOT_FILES_KEPT snapshot files.
-   * @throws AssertionError on a snapshot older than the saved one or conflicting with committed entries
+   * See {@link RaftStorage.stageSnapshot}: streams the snapshot into a temp file of the snapshot
+   * directory (removed at the next open if never saved). Not queued behind other calls.
+   * @throws AssertionError when closed; whatever reading `data` or writing the file throws
    */
-  saveSnapshot(snapshot: Snapshot): Promise<void> {
+  async stageSnapshot(metadata: SnapshotMetadata, data: SnapshotChunks): Promise<StagedSnapshot> {
+    if (this.#closed) throw new AssertionError("storage is closed");
+    return new FileStagedSnapshot(await this.snaps.stage(metadata, data));
+  }
+
+  /**
+   * See {@link RaftStorage.saveSnapshot}: the snapshot file is made atomically first (a staged
+   * file renamed; inline data staged first); when the snapshot discards the log (Raft §7,
+   * checkSnapshot) a log reset record follows in the WAL. Keeps the newest SNAPSHOT_FILES_KEPT
+   * snapshot files.
+   * @throws AssertionError on a snapshot older than the saved one or conflicting with committed
+   *   entries, or a staged snapshot of another storage
+   */
+  saveSnapshot(snapshot: Snapshot | StagedSnapshot): Promise<void> {
     return this.#run(async () => {
       const discard = checkSnapshot(this.#view(), snapshot.metadata);
       const { index, term } = snapshot.metadata;
-      const file = await this.#io(() => this.snaps.save(snapshot));
+      let staged: StagedFile;
+      if ("data" in snapshot) {
+        staged = await this.#io(() => this.snaps.stage(snapshot.metadata, [snapshot.data]));
+      } else {
+        assert(snapshot instanceof FileStagedSnapshot, "a staged snapshot of another storage");
+        staged = snapshot.file;
+      }
+      const saved = await this.#io(() => this.snaps.install(staged));
       if (discard) await this.#io(() => this.wal.write([{ kind: "logReset", term, index }]));
       this.#opened = null;
       if (discard) this.terms.clear();
-      this.snapshot = { file, index, term };
+      this.snapshot = saved;
     });
+  }
+
+  /** See {@link RaftStorage.discardStaged}: deletes the temp file. */
+  async discardStaged(staged: StagedSnapshot): Promise<void> {
+    assert(staged instanceof FileStagedSnapshot, "a staged snapshot of another storage");
+    await this.snaps.discard(staged.file);
+  }
+
+  /** See {@link RaftStorage.readSnapshotData}: the newest snapshot file's data, read in chunks and checked. */
+  readSnapshotData(): SnapshotDataReader | null {
+    if (this.#closed) throw new AssertionError("storage is closed");
+    const v = this.snapshot;
+    if (v === null) return null;
+    return { metadata: v.metadata, dataBytes: v.dataBytes, chunks: this.snaps.readData(v) };
   }
 
   /**

@@ -16,8 +16,8 @@
  */
 import { type Entry, EntryType, type HardState } from "../../raft/types.ts";
 import { assert } from "../../util/assert.ts";
+import { crc32, crc32Bytes } from "../../util/crc.ts";
 import { DecodeError, Reader, str16Bytes, Writer } from "./binary.ts";
-import { crc32, crc32Bytes } from "./crc.ts";
 
 /** Bytes of a record header. */
 export const RECORD_HEADER_BYTES = 12;

@@ -34,9 +34,9 @@ import {
 } from "../../../src/raft/types.ts";
 import type { Membership } from "../../../src/server/membership.ts";
 import { bootstrapLog, ReplicatedState } from "../../../src/server/state-machine.ts";
-import { crc32 } from "../../../src/storage/file/crc.ts";
 import type { PersistedState } from "../../../src/storage/types.ts";
 import { assert } from "../../../src/util/assert.ts";
+import { crc32 } from "../../../src/util/crc.ts";
 import { CairnError } from "../../../src/util/errors.ts";
 import type { Rng } from "../rng.ts";
 import { type SimConfig, TIMING } from "./config.ts";

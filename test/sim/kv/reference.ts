@@ -9,7 +9,7 @@ import type { KvStore } from "../../../src/mvcc/store.ts";
 import type { Command, CommandResult, TxnResponse } from "../../../src/mvcc/types.ts";
 import type { Membership } from "../../../src/server/membership.ts";
 import { ReplicatedState } from "../../../src/server/state-machine.ts";
-import { crc32 } from "../../../src/storage/file/crc.ts";
+import { crc32 } from "../../../src/util/crc.ts";
 import type { CommittedEntry } from "./invariants.ts";
 
 const dec = new TextDecoder();

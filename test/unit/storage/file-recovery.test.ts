@@ -268,7 +268,9 @@ describe("snapshot files", () => {
       expect(w[0]).toMatchObject({ file: newest, using: older });
       const loaded = await s.load();
       expect(loaded.snapshot?.metadata.index).toBe(10);
-      expect(Array.from(loaded.snapshot!.data)).toEqual(Array.from(snapshot(10, 1).data));
+      const parts: Uint8Array[] = [];
+      for await (const c of s.readSnapshotData()!.chunks) parts.push(c);
+      expect(Array.from(Buffer.concat(parts))).toEqual(Array.from(snapshot(10, 1).data));
       expect(indexes(loaded)).toEqual(Array.from({ length: 20 }, (_, k) => k + 11));
       expect(await d.snapFiles()).toEqual([basename(older), `${basename(newest)}.broken`]);
 
@@ -279,6 +281,17 @@ describe("snapshot files", () => {
       expect((await s.load()).snapshot?.metadata.index).toBe(10);
     },
   );
+
+  it("reading the snapshot data fails with StorageCorruptError when the file changed after it verified", async () => {
+    const { newest } = await twoSnapshots(false);
+    const s = await d.open({ segmentBytes: 200 });
+    await flipByte(newest, -1);
+    const read = async () => {
+      for await (const _ of s.readSnapshotData()!.chunks);
+    };
+    await expect(read()).rejects.toThrow(StorageCorruptError);
+    await s.close();
+  });
 
   it("uses no snapshot when all are broken and the WAL starts at index 1", async () => {
     const { newest, older } = await twoSnapshots(false);

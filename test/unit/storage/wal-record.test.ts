@@ -2,7 +2,6 @@
 import { describe, expect, it } from "vitest";
 import { EntryType } from "../../../src/raft/types.ts";
 import { DecodeError } from "../../../src/storage/file/binary.ts";
-import { crc32, crc32Bytes } from "../../../src/storage/file/crc.ts";
 import {
   checkFrame,
   decodePayload,
@@ -11,6 +10,7 @@ import {
   type WalRecord,
 } from "../../../src/storage/file/wal-record.ts";
 import { AssertionError } from "../../../src/util/assert.ts";
+import { crc32, crc32Bytes } from "../../../src/util/crc.ts";
 
 const records: WalRecord[] = [
   { kind: "hardState", hardState: { term: 7, vote: "0123456789abcdef", commit: 2 ** 40 + 3 } },

@@ -8,14 +8,15 @@ const root = resolve(import.meta.dirname, "../../..");
 const bun = join(root, "node_modules", ".bin", "bun");
 
 describe("peer transport under Bun", () => {
-  it("exchanges messages and a snapshot over mutual TLS, refuses a client without a certificate", async () => {
+  it("exchanges messages and snapshots (inline, streamed) over mutual TLS, refuses a client without a certificate", async () => {
     const { stdout } = await promisify(execFile)(bun, [join(import.meta.dirname, "bun-exchange.ts")], {
       cwd: root,
       timeout: 30_000,
     });
     expect(JSON.parse(stdout.trim().split("\n").pop()!)).toStrictEqual({
       inOrder: true,
-      snapshots: [true],
+      snapshots: [true, true],
+      streamed: { bytes: 12 * 1024 * 1024, intact: true, staged: 1 },
       noCertStatus: null,
       probe: "c",
     });

@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MessageType } from "../../../src/raft/types.ts";
 import { type CertificateAndKey, generateCa, issueCertificate } from "../../../src/tls/certs.ts";
 import { encodeMessages } from "../../../src/transport/codec.ts";
-import { encodeFrame } from "../../../src/transport/framing.ts";
-import { MAX_SNAPSHOT_REQUEST_BYTES, MAX_STREAM_FRAME_BYTES } from "../../../src/transport/limits.ts";
+import { MAX_SNAPSHOT_MESSAGE_BYTES, MAX_STREAM_FRAME_BYTES } from "../../../src/transport/limits.ts";
 import type { PeerTlsConfig } from "../../../src/transport/types.ts";
+import { encodeFrame } from "../../../src/util/framing.ts";
 import { startMember, type TestMember } from "./cluster.ts";
 import { captureLogger, clusterTls, freePort, ID_A, ID_B, ID_C, message, sleep, waitFor } from "./helpers.ts";
 import { type RawTls, rawRequest } from "./raw-client.ts";
@@ -158,9 +158,9 @@ describe("peer listener security", () => {
     expect(b.received.slice(before).map((m) => m.term)).toStrictEqual([3]);
   });
 
-  it("refuses a snapshot request announcing more than the limit with 413", async () => {
+  it("refuses a snapshot request announcing a message over the limit with 413", async () => {
     const header = Buffer.alloc(4);
-    header.writeUInt32BE(MAX_SNAPSHOT_REQUEST_BYTES);
+    header.writeUInt32BE(2 * MAX_SNAPSHOT_MESSAGE_BYTES);
     const out = await rawRequest(url, member(tls[0]!), {
       method: "POST",
       path: "/cairn/raft/snapshot",

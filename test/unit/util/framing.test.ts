@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { encodeFrame, FrameDecoder, FrameTooLargeError } from "../../../src/transport/framing.ts";
+import { encodeFrame, FrameDecoder, FrameTooLargeError } from "../../../src/util/framing.ts";
 
 /** Pushes `chunk` and returns the frames it completed, as number arrays. */
 function push(decoder: FrameDecoder, chunk: Uint8Array): number[][] {
