@@ -31,6 +31,7 @@ import { makeWorkload, OPERATIONS, type Operation, type Workload } from "./workl
 interface CompareOptions {
   durationMs: string;
   warmupMs: string;
+  opWarmupMs: string;
   requests?: string;
   timeoutMs: string;
   levels: string;
@@ -55,6 +56,11 @@ function parseOptions(): CompareOptions {
     .description("benchmark Cairn and etcd 3.4 side by side through etcd's JSON gateway (loopback only)")
     .option("--duration-ms <ms>", "measured time per level", "5000")
     .option("--warmup-ms <ms>", "unrecorded warm-up per level", "1000")
+    .option(
+      "--op-warmup-ms <ms>",
+      "unrecorded warm-up per operation, before its first level (16 clients; JIT and caches warm, both systems alike)",
+      "8000",
+    )
     .option("--requests <n>", "requests per level instead of --duration-ms")
     .option("--timeout-ms <ms>", "per-request timeout (a request without answer counts as an error)", "10000")
     .option("--levels <list>", "concurrent clients per level", "1,16,64,256")
@@ -79,18 +85,35 @@ function parseOptions(): CompareOptions {
     .opts<CompareOptions>();
 }
 
-/** Runs every operation × level against one target, printing progress on stderr. */
+/** Clients of the per-operation warm-up. */
+const OP_WARMUP_CLIENTS = 16;
+
+/**
+ * Runs every operation × level against one target, printing progress on stderr. Each operation
+ * first runs unrecorded for `opWarmupMs` (a server is measured warm, as it runs in production:
+ * Node's JIT optimizes the hot paths only after thousands of calls; etcd gets the same warm-up).
+ */
 async function benchTarget(
   target: LoadTarget,
   ops: Operation[],
   levels: number[],
   base: Omit<LevelOptions, "clients">,
   w: Workload,
+  opWarmupMs: number,
 ): Promise<LevelResult[]> {
   process.stderr.write(`${target.name}: writing ${w.keyCount} keys...\n`);
   await populate(target.endpoints[0]!, w);
   const results: LevelResult[] = [];
   for (const op of ops) {
+    if (opWarmupMs > 0) {
+      process.stderr.write(`${target.name} ${op}: warming up for ${opWarmupMs} ms (not recorded)...\n`);
+      await runLevel(
+        target,
+        op,
+        { ...base, clients: OP_WARMUP_CLIENTS, durationMs: opWarmupMs, warmupMs: 0 },
+        w,
+      );
+    }
     for (const clients of levels) {
       if (isShuttingDown()) throw new Error("interrupted");
       const r = await runLevel(target, op, { ...base, clients }, w);
@@ -126,6 +149,7 @@ async function main(): Promise<number> {
     requestTimeoutMs: num("timeout-ms", o.timeoutMs, 1),
     ...(o.requests !== undefined ? { requests: num("requests", o.requests, 1) } : {}),
   };
+  const opWarmupMs = num("op-warmup-ms", o.opWarmupMs, 0);
   const w = makeWorkload();
   const results: LevelResult[] = [];
   const skipped: Skipped[] = [];
@@ -133,7 +157,8 @@ async function main(): Promise<number> {
 
   process.stderr.write(
     `cairn bench: ${levels.length} levels × ${ops.length} ops, ` +
-      `${base.requests ? `${base.requests} requests` : `${base.durationMs} ms`} + ${base.warmupMs} ms warm-up each; ` +
+      `${base.requests ? `${base.requests} requests` : `${base.durationMs} ms`} + ${base.warmupMs} ms warm-up each, ` +
+      `${opWarmupMs} ms warm-up per operation; ` +
       `keys ${w.keyCount} × ${w.keySizeBytes} B, values ${w.valueSizeBytes} B; peers ${o.peerTls ? "mTLS" : "etcd plain HTTP, Cairn mTLS"}\n`,
   );
 
@@ -164,7 +189,7 @@ async function main(): Promise<number> {
               o.endpoints,
             ),
           };
-          results.push(...(await benchTarget(target, ops, levels, base, w)));
+          results.push(...(await benchTarget(target, ops, levels, base, w, opWarmupMs)));
         } finally {
           await etcd.stop();
         }
@@ -189,7 +214,7 @@ async function main(): Promise<number> {
             o.endpoints,
           ),
         };
-        results.push(...(await benchTarget(target, ops, levels, base, w)));
+        results.push(...(await benchTarget(target, ops, levels, base, w, opWarmupMs)));
       } finally {
         await cairn.stop();
       }

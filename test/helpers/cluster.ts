@@ -140,7 +140,7 @@ export class TestCluster {
     const [cmd, args] =
       this.runtime === "bun"
         ? [path.join(ROOT, "node_modules/.bin/bun"), [MAIN, ...flags]]
-        : [process.execPath, ["--import", "tsx", MAIN, ...flags]];
+        : [process.execPath, [...nodeFlags(), "--import", "tsx", MAIN, ...flags]];
     const child = spawn(cmd, args, {
       cwd: ROOT,
       stdio: ["ignore", "ignore", "pipe"],
@@ -222,6 +222,14 @@ export class TestCluster {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
+}
+
+/**
+ * Extra Node.js flags for member processes from MEMBER_NODE_FLAGS (space-separated), e.g.
+ * "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile members under a benchmark.
+ */
+function nodeFlags(): string[] {
+  return (process.env.MEMBER_NODE_FLAGS ?? "").split(" ").filter((f) => f !== "");
 }
 
 function testEnv(): NodeJS.ProcessEnv {
