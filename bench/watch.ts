@@ -123,7 +123,12 @@ function parseOptions(): Options {
     .option("--fast-in-flight <n>", "most unanswered probe puts, fast phase", int(1, 1024), 16)
     .option("--put-clients <n>", "closed-loop put clients of the throughput phases", int(1, 4096), 16)
     .option("--duration-ms <ms>", "measured time of each throughput phase", int(1, 600_000), 5_000)
-    .option("--warmup-ms <ms>", "unrecorded warm-up before each throughput phase", int(0, 600_000), 1_000)
+    .option(
+      "--warmup-ms <ms>",
+      "unrecorded warm-up before each throughput phase (JIT warm: the first phase is not measured colder than the baseline)",
+      int(0, 600_000),
+      8_000,
+    )
     .option(
       "--probe-interval-ms <ms>",
       "probe put interval during the throughput phases (each probe is an event for every watcher)",
