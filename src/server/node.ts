@@ -845,10 +845,7 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
         if (rd.softState) this.onSoftState(rd.softState);
         // A leader may send appends before its own entries are on disk (Raft thesis §10.2.1,
         // etcd raft.go): it counts itself in the quorum only once advance() says they are stable.
-        // A leader's Ready without new entries (commit-only appends, heartbeats) sends after
-        // applying instead: the clients of the entries it commits are answered while the
-        // commit-index write is awaited, and the appends that tell followers follow.
-        const sendFirst = this.softState.role === "leader" && rd.entries.length > 0;
+        const sendFirst = this.softState.role === "leader";
         if (sendFirst && rd.messages.length > 0) this.sendMessages(rd.messages);
         if (rd.snapshot) {
           await this.saveLeaderSnapshot(rd.snapshot);

@@ -154,9 +154,11 @@ export const MAX_ELECTION_OBSERVERS = 10_000;
  * Target bytes of one frame of a streamed state snapshot (src/mvcc/snapshot.ts): a frame is closed
  * once it reaches this, so it holds this much plus at most one history entry. Snapshots are written,
  * sent and restored one frame at a time, so memory for a snapshot stays near this whatever the
- * state's size (etcd streams its bolt file in 32 KiB pieces; msgpack framing favours larger ones).
+ * state's size. A frame is encoded in one synchronous step on the member's event loop while it goes
+ * on serving: 64 KiB takes under a millisecond (a 27 MB state: 430 frames, 0.7 ms the slowest),
+ * where 1 MiB frames took up to 5 ms each and doubled the put p99 at 64 clients during a snapshot.
  */
-export const SNAPSHOT_FRAME_TARGET_BYTES = 1024 * 1024;
+export const SNAPSHOT_FRAME_TARGET_BYTES = 64 * 1024;
 
 /**
  * Largest frame a snapshot decoder accepts (bytes): the frame target plus one history entry, whose
