@@ -11,7 +11,6 @@
 import { randomBytes, randomInt } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
-import { leaseNotFoundError, leaseTtlTooLargeError } from "../mvcc/errors.ts";
 import type {
   Command,
   CommandResult,
@@ -20,7 +19,6 @@ import type {
   DeleteRangeRequest,
   DeleteRangeResponse,
   LeaseGrantResponse,
-  LeaseInfo,
   LeaseRevokeResponse,
   PutRequest,
   PutResponse,
@@ -48,12 +46,9 @@ import {
 import type { RaftStorage } from "../storage/types.ts";
 import type { Transport } from "../transport/types.ts";
 import { AssertionError, assert } from "../util/assert.ts";
-import { CairnError, invalidArgument } from "../util/errors.ts";
+import { CairnError } from "../util/errors.ts";
 import {
   LEASE_EXPIRED_RETRY_MS,
-  LEASE_REVOKES_PER_SECOND,
-  MAX_LEASE_TTL_SECONDS,
-  MAX_LEASES,
   MAX_PENDING_PROPOSALS,
   NO_LEADER_WAIT_MS,
   REQUEST_TIMEOUT_MS,
@@ -68,6 +63,7 @@ export { bootstrapLog } from "./state-machine.ts";
 
 import { Lessor, minLeaseTtlSeconds } from "./lessor.ts";
 import { checkCanAddVoter, checkCanPromote, checkCanRemove, checkPeerUrlsFree } from "./member-checks.ts";
+import { NodeLeases } from "./node-leases.ts";
 import { type ConfMember, encodeProposal, type Proposal, ProposalKind } from "./proposal.ts";
 import { ReadIndexBatcher, realTimers } from "./read-index.ts";
 import type {
@@ -129,8 +125,6 @@ const READ_INDEX_RETRY_MS = 500;
 const PUBLISH_RETRY_MS = 2_000;
 /** Polling interval while waiting for a leadership change (ms). */
 const LEADER_POLL_MS = 10;
-/** Longest sleep of a lease request waiting for the lessor between re-checks (ms). */
-const LEASE_WAIT_POLL_MS = 100;
 
 /**
  * A running member. Create with {@link CairnNode.start}; connect peers with `setTransport`.
@@ -173,8 +167,8 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
   private readonly lessor = new Lessor(LEASE_EXPIRED_RETRY_MS);
   /** etcd minLeaseTTL for this member's timing flags, in seconds. */
   readonly minLeaseTtlSeconds: number;
-  /** Lease requests waiting for the lessor (promotion, a revoke, the applied index). */
-  private leaseWaiters: (() => void)[] = [];
+  /** Grant, revoke, keep-alive, time-to-live of leases (node-leases.ts). */
+  private readonly leases: NodeLeases;
   private compactor: Compactor | null = null;
 
   private constructor(
@@ -193,6 +187,19 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
     this.snapshotIndex = init.applied;
     this.clock = opts.clock ?? (() => performance.now());
     this.minLeaseTtlSeconds = minLeaseTtlSeconds(opts.heartbeatIntervalMs, opts.electionTimeoutMs);
+    this.leases = new NodeLeases({
+      kv: this.kv,
+      lessor: this.lessor,
+      clock: this.clock,
+      minLeaseTtlSeconds: this.minLeaseTtlSeconds,
+      heartbeatIntervalMs: opts.heartbeatIntervalMs,
+      propose: (command) => this.proposeCommand(command),
+      isLeader: () => this.softState.role === "leader",
+      commitIndex: () => this.raft.status().commit,
+      appliedIndex: () => this.appliedIndex,
+      assertRunning: () => this.assertRunning(),
+      logger: opts.logger,
+    });
     this.reads = new ReadIndexBatcher(
       {
         requestReadIndex: (ctx) => {
@@ -348,7 +355,7 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
     this.proposals.rejectAll(err);
     this.reads.failAll(err);
     for (const w of this.leaderWaiters.splice(0)) w();
-    this.wakeLeaseWaiters();
+    this.leases.wake();
     await this.loopDone;
     this.snapshots.close();
     await this.opts.storage.close();
@@ -391,129 +398,24 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
 
   // ---- LeaseService -------------------------------------------------------------------------
 
-  async leaseGrant(req: { ttl: number; id?: number }): Promise<LeaseGrantResponse> {
-    this.assertRunning();
-    if (!Number.isSafeInteger(req.ttl)) throw invalidArgument("lease TTL must be an integer (seconds)");
-    if (req.ttl > MAX_LEASE_TTL_SECONDS) throw leaseTtlTooLargeError();
-    const id = req.id ?? 0;
-    if (!Number.isSafeInteger(id) || id < 0) {
-      throw invalidArgument("lease ID must be an integer from 0 (pick one) to 2^53-1");
-    }
-    if (this.kv.leaseCount >= MAX_LEASES) {
-      throw new CairnError("too_many_requests", `etcdserver: too many leases (at most ${MAX_LEASES})`);
-    }
-    // etcd lessor.Grant: a TTL under the minimum is raised to it. Done here, before proposing, so
-    // the entry carries the final TTL and every member applies the same.
-    const ttl = Math.max(req.ttl, this.minLeaseTtlSeconds);
-    const grant = (leaseId: number) =>
-      this.proposeCommand({ op: "leaseGrant", req: { id: leaseId, ttl } }) as Promise<LeaseGrantResponse>;
-    if (id !== 0) return grant(id);
-    // etcd picks an id from its request id generator; Cairn picks a random one below 2^53, and
-    // picks again in the unlikely case that it is taken.
-    for (let attempt = 1; ; attempt++) {
-      let pick = randomLeaseId();
-      while (this.kv.hasLease(pick)) pick = randomLeaseId();
-      try {
-        return await grant(pick);
-      } catch (err) {
-        if (!(err instanceof CairnError && err.code === "lease_exists") || attempt >= 3) throw err;
-      }
-    }
+  leaseGrant(req: { ttl: number; id?: number }): Promise<LeaseGrantResponse> {
+    return this.leases.grant(req);
   }
 
-  async leaseRevoke(id: number): Promise<LeaseRevokeResponse> {
-    this.assertRunning();
-    if (!Number.isSafeInteger(id) || id <= 0) throw leaseNotFoundError();
-    return (await this.proposeCommand({ op: "leaseRevoke", req: { id } })) as LeaseRevokeResponse;
+  leaseRevoke(id: number): Promise<LeaseRevokeResponse> {
+    return this.leases.revoke(id);
   }
 
-  async leaseKeepAlive(id: number): Promise<LeaseKeepAliveResponse> {
-    const lease = await this.leaderLease(id, { waitIfExpired: true, keys: false });
-    const ttl = this.lessor.renew(id, lease.ttl, this.clock());
-    return { header: { revision: this.kv.revision }, id, ttl };
+  leaseKeepAlive(id: number): Promise<LeaseKeepAliveResponse> {
+    return this.leases.keepAlive(id);
   }
 
-  async leaseTimeToLive(id: number, keys: boolean): Promise<LeaseTimeToLiveResponse> {
-    const lease = await this.leaderLease(id, { waitIfExpired: false, keys });
-    const remainingMs = this.lessor.remainingMs(id, this.clock()) ?? lease.ttl * 1000;
-    // etcd: int64(Remaining().Seconds()), truncated; Cairn shows 0, not a negative number, for an
-    // expired lease whose revoke is on its way.
-    const resp: LeaseTimeToLiveResponse = {
-      header: { revision: this.kv.revision },
-      id,
-      ttl: Math.max(0, Math.trunc(remainingMs / 1000)),
-      grantedTtl: lease.ttl,
-    };
-    if (keys) resp.keys = lease.keys;
-    return resp;
+  leaseTimeToLive(id: number, keys: boolean): Promise<LeaseTimeToLiveResponse> {
+    return this.leases.timeToLive(id, keys);
   }
 
-  async leaseLeases(): Promise<LeaseLeasesResponse> {
-    this.assertRunning();
-    return { header: { revision: this.kv.revision }, leases: this.kv.leases() };
-  }
-
-  /**
-   * Lease `id` once this member can answer for its expiry (etcd LeaseRenew / LeaseTimeToLive on
-   * the leader): it leads, its lessor is promoted (the first entry of its term is applied), and
-   * it has applied what was committed when the request arrived (etcd waitAppliedIndex), so a lease
-   * granted or revoked just before is seen. With `waitIfExpired`, an expired lease waits for its
-   * revoke and then answers lease_not_found, as etcd's Renew does.
-   * @throws CairnError "leader_changed" (not, or no longer, the leader), "lease_not_found",
-   *   "timeout", "stopped"
-   */
-  private async leaderLease(id: number, opts: { waitIfExpired: boolean; keys: boolean }): Promise<LeaseInfo> {
-    this.assertRunning();
-    const notLeader = () =>
-      new CairnError(
-        "leader_changed",
-        "etcdserver: not leader; lease keep-alive and time-to-live are served by the leader",
-      );
-    if (this.softState.role !== "leader") throw notLeader();
-    if (!Number.isSafeInteger(id) || id <= 0) throw leaseNotFoundError();
-    const committed = this.raft.status().commit;
-    return this.waitForLease(() => {
-      if (this.softState.role !== "leader") throw notLeader();
-      if (!this.lessor.isPrimary || this.appliedIndex < committed) return undefined;
-      const lease = this.kv.lease(id, opts.keys);
-      if (lease === undefined) throw leaseNotFoundError();
-      if (opts.waitIfExpired && this.lessor.isExpired(id, this.clock())) return undefined;
-      return lease;
-    });
-  }
-
-  /**
-   * Re-runs `check` whenever lease state may have changed (applied entries, promotion, demotion)
-   * until it returns a value or throws; CairnError "timeout" after REQUEST_TIMEOUT_MS.
-   */
-  private async waitForLease<T>(check: () => T | undefined): Promise<T> {
-    const deadline = Date.now() + REQUEST_TIMEOUT_MS;
-    for (;;) {
-      this.assertRunning();
-      const value = check();
-      if (value !== undefined) return value;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new CairnError("timeout", "etcdserver: request timed out");
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        const timer = setTimeout(
-          () => {
-            this.leaseWaiters = this.leaseWaiters.filter((w) => w !== wake);
-            resolve();
-          },
-          Math.min(left, LEASE_WAIT_POLL_MS),
-        );
-        this.leaseWaiters.push(wake);
-      });
-    }
-  }
-
-  private wakeLeaseWaiters(): void {
-    if (this.leaseWaiters.length === 0) return;
-    for (const w of this.leaseWaiters.splice(0)) w();
+  leaseLeases(): Promise<LeaseLeasesResponse> {
+    return this.leases.list();
   }
 
   async members(): Promise<MemberInfo[]> {
@@ -781,25 +683,8 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
   private onTick(): void {
     this.raft.tick();
     this.schedule();
-    this.revokeExpiredLeases();
+    this.leases.revokeExpired();
     this.runAutoCompaction();
-  }
-
-  /**
-   * On the primary lessor: proposes the revoke of each expired lease (etcd revokeExpiredLeases),
-   * at most LEASE_REVOKES_PER_SECOND per second. A revoke that does not get applied is proposed
-   * again after LEASE_EXPIRED_RETRY_MS (the lessor reports the lease again).
-   */
-  private revokeExpiredLeases(): void {
-    if (!this.lessor.isPrimary || this.softState.role !== "leader") return;
-    const perTick = Math.max(1, Math.ceil((LEASE_REVOKES_PER_SECOND * this.opts.heartbeatIntervalMs) / 1000));
-    for (const id of this.lessor.takeExpired(this.clock(), perTick)) {
-      this.opts.logger.info({ lease: id }, "lease expired; proposing its revoke");
-      this.proposeCommand({ op: "leaseRevoke", req: { id } }).catch((err: unknown) => {
-        if (err instanceof CairnError && err.code === "lease_not_found") return;
-        this.opts.logger.warn({ lease: id, err }, "revoke of an expired lease failed; it will be retried");
-      });
-    }
   }
 
   /** Polls the automatic compactor (only the leader compacts; see compactor.ts). */
@@ -867,7 +752,7 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
             : null;
         for (const entry of rd.committedEntries) this.applyEntry(entry);
         this.appliedWaiters.advance(this.appliedIndex);
-        this.wakeLeaseWaiters();
+        this.leases.wake();
         for (const rs of rd.readStates) this.reads.onReadState(rs);
         if (persisted) await persisted;
         if (rd.hardState) this.lastHardState = rd.hardState;
@@ -901,7 +786,7 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
       this.proposals.rejectAll(new CairnError("leader_changed", "etcdserver: leader changed"));
       // etcd Demote: a former leader's expiry times mean nothing; the next leader renews every lease.
       this.lessor.demote();
-      this.wakeLeaseWaiters();
+      this.leases.wake();
     }
     this.opts.logger.info({ leader: ss.leader, role: ss.role }, "raft soft state changed");
   }
@@ -970,7 +855,7 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
       { leases: this.lessor.size, extendMs: this.opts.electionTimeoutMs },
       "lessor promoted: every lease renewed",
     );
-    this.wakeLeaseWaiters();
+    this.leases.wake();
   }
 
   /** The only voter of a cluster elects itself at once (no one else could answer). */
@@ -989,7 +874,7 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
     // Expiry times were for the old table; a member restoring a snapshot does not lead, and the
     // lessor is promoted again when it next leads.
     this.lessor.demote();
-    this.wakeLeaseWaiters();
+    this.leases.wake();
     this.updatePeers();
     this.appliedIndex = metadata.index;
     this.appliedTerm = metadata.term;
@@ -1066,12 +951,6 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
     this.snapshotIndex = metadata.index;
     this.opts.logger.info({ index: metadata.index, bytes: staged.dataBytes }, "saved snapshot");
   }
-}
-
-/** A random lease id in 1 ..= 2^53-1 (ids stay exact as JSON numbers). */
-function randomLeaseId(): number {
-  const id = randomInt(0, 2 ** 21) * 2 ** 32 + randomInt(0, 2 ** 32);
-  return id === 0 ? 1 : id;
 }
 
 /** A txn with only range operations (recursively) changes nothing and need not go through Raft. */
