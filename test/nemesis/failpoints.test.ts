@@ -15,9 +15,8 @@ import {
   PeerFailpoints,
   parseFailpoints,
 } from "../../src/transport/failpoints.ts";
-import type { PeerTlsConfig } from "../../src/transport/types.ts";
-import { connectAll, startMember, type TestMember } from "../unit/transport/cluster.ts";
-import { clusterTls, ID_A, ID_B, ID_C, message, sleep, waitFor } from "../unit/transport/helpers.ts";
+import { connectAll, memberFixture, startMember, type TestMember } from "../unit/transport/cluster.ts";
+import { ID_A, ID_B, ID_C, message, sleep, waitFor } from "../unit/transport/helpers.ts";
 
 let dir: string;
 let n = 0;
@@ -149,13 +148,8 @@ describe("failpointsFromEnv", () => {
 });
 
 describe("the HTTP/2 transport with failpoints", () => {
-  let tls: PeerTlsConfig[];
-  const running: TestMember[] = [];
-  beforeAll(async () => {
-    tls = (await clusterTls(2)).members;
-  });
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((m) => m.transport.stop()));
+  const { tls, running } = memberFixture(2);
+  afterEach(() => {
     delete process.env[FAILPOINTS_FILE_ENV];
   });
 

@@ -1,4 +1,5 @@
 /** A few real transports on loopback for the transport tests. */
+import { afterEach, beforeAll } from "vitest";
 import type { Message, NodeId } from "../../../src/raft/types.ts";
 import {
   createHttp2Transport,
@@ -6,6 +7,7 @@ import {
   type Http2TransportOptions,
 } from "../../../src/transport/http2.ts";
 import type { PeerTlsConfig } from "../../../src/transport/types.ts";
+import { clusterTls } from "./helpers.ts";
 
 /** One member: its transport and what it observed. */
 export interface TestMember {
@@ -48,4 +50,20 @@ export function connectAll(members: TestMember[]): void {
     for (const other of members) if (other !== m) peers.set(other.id, [other.transport.listenPeerUrl()]);
     m.transport.setPeers(peers);
   }
+}
+
+/**
+ * Registers the hooks of a suite of transport tests: mutual-TLS material for `count` members made
+ * once (filled into `tls` before the first test), and every member pushed onto `running` stopped
+ * after each test.
+ */
+export function memberFixture(count: number): { tls: PeerTlsConfig[]; running: TestMember[] } {
+  const fixture = { tls: [] as PeerTlsConfig[], running: [] as TestMember[] };
+  beforeAll(async () => {
+    fixture.tls.push(...(await clusterTls(count)).members);
+  });
+  afterEach(async () => {
+    await Promise.all(fixture.running.splice(0).map((m) => m.transport.stop()));
+  });
+  return fixture;
 }

@@ -1,27 +1,17 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type Message, MessageType, type NodeId } from "../../../src/raft/types.ts";
 import { FAILPOINTS_FILE_ENV, type FailpointRules } from "../../../src/transport/failpoints.ts";
 import { MAX_SNAPSHOT_CHUNK_BYTES } from "../../../src/transport/limits.ts";
 import { SnapshotStreamError } from "../../../src/transport/snapshot-wire.ts";
-import type { PeerTlsConfig } from "../../../src/transport/types.ts";
-import { connectAll, startMember, type TestMember } from "./cluster.ts";
-import { clusterTls, comparable, freePort, ID_A, ID_B, message, sleep, waitFor } from "./helpers.ts";
+import { connectAll, memberFixture, startMember, type TestMember } from "./cluster.ts";
+import { comparable, freePort, ID_A, ID_B, message, sleep, waitFor } from "./helpers.ts";
 import { stateSink, stateSource } from "./snapshot-source.ts";
 
 const MiB = 1024 * 1024;
-let tls: PeerTlsConfig[];
-const running: TestMember[] = [];
-
-beforeAll(async () => {
-  tls = (await clusterTls(2)).members;
-});
-
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((m) => m.transport.stop()));
-});
+const { tls, running } = memberFixture(2);
 
 /** A started sender A and receiver B (with `onSnapshot` when given), connected. */
 async function pair(onSnapshot?: (m: Message, data: AsyncIterable<Uint8Array>) => Promise<void>) {
