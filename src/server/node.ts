@@ -29,7 +29,7 @@ import type {
 } from "../mvcc/types.ts";
 import type { WatchRequest } from "../mvcc/watch-request.ts";
 import type { WatchStream } from "../mvcc/watcher.ts";
-import { RaftCore, type RaftStatus } from "../raft/core.ts";
+import { RaftCore } from "../raft/core.ts";
 import {
   type ConfChange,
   ConfChangeType,
@@ -55,16 +55,15 @@ import {
 } from "../util/limits.ts";
 import { seededRandom } from "../util/random.ts";
 import { type AutoCompaction, type Compactor, createCompactor } from "./compactor.ts";
-import { memberIdFor } from "./ids.ts";
-import { bootstrapLog, confMemberContext, ReplicatedState } from "./state-machine.ts";
+import { bootstrapLog, ReplicatedState } from "./state-machine.ts";
 
 /** Re-exported for callers that build bootstrap logs (tests, the simulation). */
 export { bootstrapLog } from "./state-machine.ts";
 
 import { Lessor, minLeaseTtlSeconds } from "./lessor.ts";
-import { checkCanAddVoter, checkCanPromote, checkCanRemove, checkPeerUrlsFree } from "./member-checks.ts";
+import { NodeCluster } from "./node-cluster.ts";
 import { NodeLeases } from "./node-leases.ts";
-import { type ConfMember, encodeProposal, type Proposal, ProposalKind } from "./proposal.ts";
+import { encodeProposal, type Proposal, ProposalKind } from "./proposal.ts";
 import { ReadIndexBatcher, realTimers } from "./read-index.ts";
 import type {
   ClusterHeader,
@@ -123,8 +122,6 @@ export interface CairnNodeOptions {
 
 const READ_INDEX_RETRY_MS = 500;
 const PUBLISH_RETRY_MS = 2_000;
-/** Polling interval while waiting for a leadership change (ms). */
-const LEADER_POLL_MS = 10;
 
 /**
  * A running member. Create with {@link CairnNode.start}; connect peers with `setTransport`.
@@ -169,6 +166,8 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
   readonly minLeaseTtlSeconds: number;
   /** Grant, revoke, keep-alive, time-to-live of leases (node-leases.ts). */
   private readonly leases: NodeLeases;
+  /** Membership changes and leadership transfer (node-cluster.ts). */
+  private readonly cluster: NodeCluster;
   private compactor: Compactor | null = null;
 
   private constructor(
@@ -187,6 +186,21 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
     this.snapshotIndex = init.applied;
     this.clock = opts.clock ?? (() => performance.now());
     this.minLeaseTtlSeconds = minLeaseTtlSeconds(opts.heartbeatIntervalMs, opts.electionTimeoutMs);
+    this.cluster = new NodeCluster({
+      clusterId: opts.clusterId,
+      memberId: opts.memberId,
+      electionTimeoutMs: opts.electionTimeoutMs,
+      membership: this.membership,
+      raft: this.raft,
+      proposals: this.proposals,
+      propose: (p) => this.propose(p),
+      nextSeq: () => ++this.seq,
+      leader: () => this.softState.leader,
+      stopped: () => this.stopped,
+      schedule: () => this.schedule(),
+      assertRunning: () => this.assertRunning(),
+      logger: opts.logger,
+    });
     this.leases = new NodeLeases({
       kv: this.kv,
       lessor: this.lessor,
@@ -433,137 +447,32 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
     return leader ? [...(this.membership.get(leader)?.clientUrls ?? [])] : [];
   }
 
-  async memberAdd(req: MemberAddRequest): Promise<MemberChangeResult> {
-    const status = this.leaderStatus();
-    checkPeerUrlsFree(this.membership, req.peerUrls);
-    if (!req.isLearner) checkCanAddVoter(this.membership, status);
-    let id = memberIdFor(req.peerUrls, `${this.opts.clusterId}${Date.now()}`);
-    while (this.membership.get(id) || this.membership.isRemoved(id)) {
-      id = memberIdFor(req.peerUrls, `${this.opts.clusterId}${Date.now()}${this.seq}`);
-    }
-    const member: ConfMember = { id, name: "", peerUrls: [...req.peerUrls], isLearner: req.isLearner };
-    const type = req.isLearner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode;
-    await this.proposeConfChange(type, member);
-    const added = this.membership.list().find((m) => m.id === id);
-    return { ...(added ? { member: added } : {}), members: this.membership.list() };
+  memberAdd(req: MemberAddRequest): Promise<MemberChangeResult> {
+    return this.cluster.memberAdd(req);
   }
 
-  async memberRemove(id: string): Promise<MemberChangeResult> {
-    checkCanRemove(this.membership, this.leaderStatus(), id);
-    const m = this.membership.get(id)!;
-    await this.proposeConfChange(ConfChangeType.RemoveNode, {
-      id,
-      name: m.name,
-      peerUrls: [...m.peerUrls],
-      isLearner: m.isLearner,
-    });
-    return { members: this.membership.list() };
+  memberRemove(id: string): Promise<MemberChangeResult> {
+    return this.cluster.memberRemove(id);
   }
 
-  async memberUpdate(id: string, peerUrls: string[]): Promise<MemberChangeResult> {
-    this.leaderStatus();
-    if (!this.membership.get(id))
-      throw new CairnError("member_not_found", `etcdserver: member not found: ${id}`);
-    checkPeerUrlsFree(this.membership, peerUrls, id);
-    await this.propose({
-      kind: ProposalKind.MemberPeerUrls,
-      origin: this.opts.memberId,
-      seq: ++this.seq,
-      update: { memberId: id, peerUrls: [...peerUrls] },
-    });
-    return { members: this.membership.list() };
+  memberUpdate(id: string, peerUrls: string[]): Promise<MemberChangeResult> {
+    return this.cluster.memberUpdate(id, peerUrls);
   }
 
-  async memberPromote(id: string): Promise<MemberChangeResult> {
-    checkCanPromote(this.membership, this.leaderStatus(), id);
-    const m = this.membership.get(id)!;
-    await this.proposeConfChange(ConfChangeType.AddNode, {
-      id,
-      name: m.name,
-      peerUrls: [...m.peerUrls],
-      isLearner: false,
-    });
-    return { members: this.membership.list() };
+  memberPromote(id: string): Promise<MemberChangeResult> {
+    return this.cluster.memberPromote(id);
   }
 
-  async moveLeader(targetId: string): Promise<void> {
-    const status = this.leaderStatus();
-    if (targetId === this.opts.memberId) return;
-    if (!this.membership.get(targetId)) {
-      throw new CairnError("member_not_found", `etcdserver: member not found: ${targetId}`);
-    }
-    if (!status.confState.voters.includes(targetId)) {
-      throw new CairnError(
-        "invalid_argument",
-        `etcdserver: ${targetId} is a learner; leadership goes to voters only`,
-      );
-    }
-    this.raft.transferLeader(targetId);
-    this.schedule();
-    if (!(await this.waitForLeaderChange(targetId, 2 * this.opts.electionTimeoutMs))) {
-      throw new CairnError("timeout", "etcdserver: request timed out, leader transfer took too long");
-    }
-  }
-
-  /** Raft status on the leader. @throws CairnError "leader_changed" on a member that is not the leader */
-  private leaderStatus(): RaftStatus {
-    this.assertRunning();
-    const status = this.raft.status();
-    if (status.role !== "leader") {
-      throw new CairnError("leader_changed", "etcdserver: not leader; send membership changes to the leader");
-    }
-    return status;
-  }
-
-  /** Proposes a ConfChange for `member` and resolves when this member has applied it. */
-  private async proposeConfChange(type: ConfChange["type"], member: ConfMember): Promise<void> {
-    this.assertRunning();
-    const seq = ++this.seq;
-    const context = confMemberContext(this.opts.memberId, seq, member);
-    const done = this.proposals.wait(seq, REQUEST_TIMEOUT_MS, "etcdserver: request timed out");
-    try {
-      this.raft.proposeConfChange({ type, nodeId: member.id, context });
-    } catch (err) {
-      this.proposals.reject(seq, err as Error);
-    }
-    this.schedule();
-    await done;
-  }
-
-  /** Waits until `target` (or, with "", anyone else than this member) leads; false after `timeoutMs`. */
-  private async waitForLeaderChange(target: string, timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    const done = () =>
-      target === ""
-        ? this.softState.leader !== "" && this.softState.leader !== this.opts.memberId
-        : this.softState.leader === target;
-    while (!done()) {
-      if (Date.now() > deadline || this.stopped) return false;
-      await new Promise((r) => setTimeout(r, LEADER_POLL_MS));
-    }
-    return true;
+  moveLeader(targetId: string): Promise<void> {
+    return this.cluster.moveLeader(targetId);
   }
 
   /**
-   * Graceful stop of a leader: transfers leadership to the connected voter with the highest match
-   * index and waits up to an election timeout for it to lead, so clients see no election gap (etcd
-   * does the same on a graceful stop). A no-op on a follower.
+   * Graceful stop of a leader: hands leadership to its most up-to-date connected voter first
+   * (node-cluster.ts). A no-op on a follower.
    */
-  async handOverLeadershipBeforeStop(): Promise<void> {
-    const status = this.raft.status();
-    if (status.role !== "leader" || !status.progress) return;
-    let best: { id: string; match: number } | null = null;
-    for (const id of status.confState.voters) {
-      const pr = status.progress.get(id);
-      if (id === this.opts.memberId || !pr?.recentActive) continue;
-      if (!best || pr.match > best.match) best = { id, match: pr.match };
-    }
-    if (!best) return;
-    this.opts.logger.info({ transferee: best.id }, "stopping: handing leadership over");
-    this.raft.transferLeader(best.id);
-    this.schedule();
-    const ok = await this.waitForLeaderChange(best.id, this.opts.electionTimeoutMs);
-    this.opts.logger.info({ transferee: best.id, ok }, "leadership hand-over before stop finished");
+  handOverLeadershipBeforeStop(): Promise<void> {
+    return this.cluster.handOverLeadershipBeforeStop();
   }
 
   async status(): Promise<NodeStatus> {
