@@ -73,12 +73,7 @@ export class NodeCluster {
   async memberRemove(id: string): Promise<MemberChangeResult> {
     checkCanRemove(this.deps.membership, this.leaderStatus(), id);
     const m = this.deps.membership.get(id)!;
-    await this.proposeConfChange(ConfChangeType.RemoveNode, {
-      id,
-      name: m.name,
-      peerUrls: [...m.peerUrls],
-      isLearner: m.isLearner,
-    });
+    await this.proposeConfChange(ConfChangeType.RemoveNode, this.confMember(id, m.isLearner));
     return { members: this.deps.membership.list() };
   }
 
@@ -100,13 +95,7 @@ export class NodeCluster {
   /** etcd MemberPromote of a caught-up learner. @throws CairnError "leader_changed", "member_not_found", "learner_not_ready", "unhealthy_cluster" */
   async memberPromote(id: string): Promise<MemberChangeResult> {
     checkCanPromote(this.deps.membership, this.leaderStatus(), id);
-    const m = this.deps.membership.get(id)!;
-    await this.proposeConfChange(ConfChangeType.AddNode, {
-      id,
-      name: m.name,
-      peerUrls: [...m.peerUrls],
-      isLearner: false,
-    });
+    await this.proposeConfChange(ConfChangeType.AddNode, this.confMember(id, false));
     return { members: this.deps.membership.list() };
   }
 
@@ -131,6 +120,12 @@ export class NodeCluster {
     if (!(await this.waitForLeaderChange(targetId, 2 * this.deps.electionTimeoutMs))) {
       throw new CairnError("timeout", "etcdserver: request timed out, leader transfer took too long");
     }
+  }
+
+  /** The ConfChange context of existing member `id` (checked to exist), as a voter or a learner. */
+  private confMember(id: string, isLearner: boolean): ConfMember {
+    const m = this.deps.membership.get(id)!;
+    return { id, name: m.name, peerUrls: [...m.peerUrls], isLearner };
   }
 
   /** Raft status on the leader. @throws CairnError "leader_changed" on a member that is not the leader */
