@@ -28,6 +28,8 @@ export interface CairnCluster {
   members: TestMember[];
   leader: TestMember;
   runtime: Runtime;
+  /** The underlying cluster, to define and start more members (they are stopped with the others). */
+  cluster: TestCluster;
   /** Stops every member (SIGTERM, SIGKILL after 5 s) and removes the temp dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -65,6 +67,7 @@ export async function startCairnCluster(opts: CairnClusterOptions = {}): Promise
       members: cluster.members,
       leader,
       runtime,
+      cluster,
       stop: async () => {
         await unregister();
       },

@@ -55,6 +55,25 @@ export async function releaseAll(): Promise<void> {
   }
 }
 
+/**
+ * Runs a benchmark's `main` and exits with its code: 1 (stack printed) when it throws; every
+ * registered cleanup step is released before the exit.
+ */
+export function runMain(main: () => Promise<number>): void {
+  main()
+    .then(
+      (code) => code,
+      (err: unknown) => {
+        process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+        return 1;
+      },
+    )
+    .then(async (code) => {
+      await releaseAll();
+      process.exit(code);
+    });
+}
+
 function installHandlers(): void {
   if (installed) return;
   installed = true;

@@ -13,7 +13,7 @@ import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { Command, Option } from "commander";
 import { startCairnCluster } from "./cairn-cluster.ts";
-import { isShuttingDown, releaseAll } from "./cleanup.ts";
+import { isShuttingDown, runMain } from "./cleanup.ts";
 import { probeDisk } from "./disk.ts";
 import { etcdVersion, findEtcd, startEtcdCluster } from "./etcd-cluster.ts";
 import {
@@ -267,15 +267,4 @@ async function main(): Promise<number> {
   return hadErrors || skipped.some((s) => s.failure) ? 2 : 0;
 }
 
-main()
-  .then(
-    (code) => code,
-    (err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      return 1;
-    },
-  )
-  .then(async (code) => {
-    await releaseAll();
-    process.exit(code);
-  });
+runMain(main);

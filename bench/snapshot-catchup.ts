@@ -14,7 +14,9 @@
  */
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
-import { apiJson, TestCluster, type TestMember } from "../test/helpers/cluster.ts";
+import { apiJson, type TestMember } from "../test/helpers/cluster.ts";
+import { startCairnCluster } from "./cairn-cluster.ts";
+import { runMain } from "./cleanup.ts";
 
 const MIB = 1024 * 1024;
 const SAMPLE_MS = 50;
@@ -110,7 +112,7 @@ async function main(): Promise<number> {
   const opts = parseOptions();
   const deadline = Date.now() + opts.timeoutS * 1000;
   const maxRequestBytes = opts.valueKib * 1024 + 64 * 1024;
-  const cluster = await TestCluster.create(3, {
+  const c = await startCairnCluster({
     extraFlags: [
       "--snapshot-count=100",
       "--snapshot-catchup-entries=10",
@@ -119,9 +121,8 @@ async function main(): Promise<number> {
       "--auto-compaction-retention=1",
     ],
   });
+  const { cluster, leader } = c;
   try {
-    for (const m of cluster.members) cluster.start(m);
-    const leader = await cluster.waitForLeader(30_000);
     const started = Date.now();
     const count = await fill(leader, opts);
     const stateBytes = count * opts.valueKib * 1024;
@@ -180,14 +181,8 @@ async function main(): Promise<number> {
   } finally {
     if (process.env.BENCH_DEBUG)
       for (const m of cluster.members) console.error(`--- ${m.name}\n${m.stderr.slice(-3000)}`);
-    await cluster.destroy();
+    await c.stop();
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

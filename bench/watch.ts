@@ -41,7 +41,7 @@ import type { Histogram } from "hdr-histogram-js";
 import { SseParser } from "../src/client/sse.ts";
 import type { TestMember } from "../test/helpers/cluster.ts";
 import { startCairnCluster } from "./cairn-cluster.ts";
-import { isShuttingDown, registerCleanup, releaseAll } from "./cleanup.ts";
+import { isShuttingDown, registerCleanup, releaseAll, runMain } from "./cleanup.ts";
 import { closeEndpoint, openEndpoint, postJson } from "./http.ts";
 import { type LevelResult, populate, runLevel } from "./load.ts";
 import {
@@ -1096,15 +1096,4 @@ async function main(): Promise<number> {
   return deliveryErrors + putErrors + openFailed + behind + failures.length > 0 ? 2 : 0;
 }
 
-main()
-  .then(
-    (code) => code,
-    (err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      return 1;
-    },
-  )
-  .then(async (code) => {
-    await releaseAll();
-    process.exit(code);
-  });
+runMain(main);
