@@ -163,6 +163,21 @@ class Slots {
   }
 }
 
+/** A contender key just written (or found) by LockService.contend, for its `wait` step. */
+interface Contender {
+  /** `name/`: the contenders' common prefix. */
+  prefix: Uint8Array;
+  /** `name/<lease hex>`. */
+  key: Uint8Array;
+  /** The key's create revision: the lock's fencing token, the candidate's place in line. */
+  rev: number;
+  /** True when this call created the key (false: the lease held it already). */
+  created: boolean;
+  /** The create-or-read txn's answer (its range results: the key when it existed, then the owner). */
+  resp: TxnResponse;
+  deadline: Deadline;
+}
+
 /** One bounded wait: a signal that fires at the timeout or when the caller's signal does. */
 class Deadline {
   private readonly controller = new AbortController();
@@ -252,37 +267,14 @@ export class LockService {
    *   "invalid_argument", retryable errors of the KvService
    */
   async lock(name: Uint8Array, lease: number, opts: WaitOptions): Promise<LockHeld> {
-    checkLease(lease);
-    const deadline = new Deadline(opts);
-    let release: (() => void) | undefined;
-    try {
-      release = this.waiters.take();
-      const prefix = prefixOf(name);
-      const key = contenderKey(name, lease);
-      const resp = await this.kv.txn({
-        compare: [{ key, target: "CREATE", result: "EQUAL", createRevision: 0 }],
-        success: [{ requestPut: { key, value: EMPTY, lease } }, { requestRange: firstCreate(prefix) }],
-        failure: [{ requestRange: { key } }, { requestRange: firstCreate(prefix) }],
-      });
-      const created = resp.succeeded;
-      const myRev = created ? resp.header.revision : rangeAt(resp, 0).kvs[0]!.createRevision;
-      const owner = rangeAt(resp, 1).kvs[0];
-      try {
-        let revision = resp.header.revision;
-        if (owner !== undefined && owner.createRevision !== myRev) {
-          revision = await this.waitTurn(prefix, key, myRev, deadline);
-        }
-        // The caller left while the txn or the last read ran: nobody will learn of this hold.
-        if (created) deadline.checkCaller();
-        return { key, revision, fencingToken: myRev, lease };
-      } catch (err) {
-        if (created) await this.deleteIfCreatedAt(key, myRev);
-        throw err;
+    return this.contend(name, lease, EMPTY, opts, true, async (c) => {
+      const owner = rangeAt(c.resp, 1).kvs[0];
+      let revision = c.resp.header.revision;
+      if (owner !== undefined && owner.createRevision !== c.rev) {
+        revision = await this.waitTurn(c.prefix, c.key, c.rev, c.deadline);
       }
-    } finally {
-      deadline.dispose();
-      release?.();
-    }
+      return { key: c.key, revision, fencingToken: c.rev, lease };
+    });
   }
 
   /**
@@ -312,6 +304,32 @@ export class LockService {
     value: Uint8Array,
     opts: WaitOptions,
   ): Promise<CampaignWon> {
+    return this.contend(name, lease, value, opts, false, async (c) => {
+      const leader: LeaderKey = { name, key: c.key, rev: c.rev, lease };
+      const existing = c.created ? undefined : rangeAt(c.resp, 0).kvs[0]!;
+      if (existing && !bytesEqual(existing.value, value)) await this.proclaim(leader, value);
+      await this.waitTurn(c.prefix, c.key, c.rev, c.deadline);
+      return { revision: c.resp.header.revision, leader };
+    });
+  }
+
+  /**
+   * The steps lock and campaign share (etcd concurrency.Mutex.Lock / Election.Campaign): take a
+   * waiter slot, create the contender key `name/<lease hex>` = `value` with the lease unless it
+   * exists (then it is read instead; with `readOwner`, the txn also reads the key with the lowest
+   * create revision under `name/`), and run `wait` with the outcome. When `wait` fails, or the
+   * caller left by the time it returns, a key this call created is deleted again.
+   * @throws CairnError "too_many_requests", "lease_not_found", "invalid_argument", "deadline_exceeded",
+   *   whatever `wait` throws, retryable errors of the KvService
+   */
+  private async contend<T>(
+    name: Uint8Array,
+    lease: number,
+    value: Uint8Array,
+    opts: WaitOptions,
+    readOwner: boolean,
+    wait: (c: Contender) => Promise<T>,
+  ): Promise<T> {
     checkLease(lease);
     const deadline = new Deadline(opts);
     let release: (() => void) | undefined;
@@ -319,24 +337,23 @@ export class LockService {
       release = this.waiters.take();
       const prefix = prefixOf(name);
       const key = contenderKey(name, lease);
+      const owner = readOwner ? [{ requestRange: firstCreate(prefix) }] : [];
       const resp = await this.kv.txn({
         compare: [{ key, target: "CREATE", result: "EQUAL", createRevision: 0 }],
-        success: [{ requestPut: { key, value, lease } }],
-        failure: [{ requestRange: { key } }],
+        success: [{ requestPut: { key, value, lease } }, ...owner],
+        failure: [{ requestRange: { key } }, ...owner],
       });
       const created = resp.succeeded;
-      const existing = created ? undefined : rangeAt(resp, 0).kvs[0]!;
-      const rev = existing ? existing.createRevision : resp.header.revision;
-      const leader: LeaderKey = { name, key, rev, lease };
+      const rev = created ? resp.header.revision : rangeAt(resp, 0).kvs[0]!.createRevision;
       try {
-        if (existing && !bytesEqual(existing.value, value)) await this.proclaim(leader, value);
-        await this.waitTurn(prefix, key, rev, deadline);
+        const result = await wait({ prefix, key, rev, created, resp, deadline });
+        // The caller left while the txn or the last read ran: nobody will learn of this hold.
         if (created) deadline.checkCaller();
+        return result;
       } catch (err) {
         if (created) await this.deleteIfCreatedAt(key, rev);
         throw err;
       }
-      return { revision: resp.header.revision, leader };
     } finally {
       deadline.dispose();
       release?.();
