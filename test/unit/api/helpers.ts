@@ -2,6 +2,8 @@
  * Shared setup of the API tests: the app over a real single-member node (Raft + MVCC, memory
  * storage), driven through app.request() without a server.
  */
+import type { AddressInfo } from "node:net";
+import { type ServerType, serve } from "@hono/node-server";
 import type { Hono } from "hono";
 import { afterAll, beforeAll } from "vitest";
 import { createApp } from "../../../src/api/app.ts";
@@ -79,3 +81,40 @@ export async function revision(app: Hono): Promise<number> {
 export const b64 = (text: string): string => Buffer.from(text, "utf8").toString("base64");
 /** UTF-8 text of base64. */
 export const unb64 = (text: string): string => Buffer.from(text, "base64").toString("utf8");
+
+/** A leader for forwarding tests: a real single node and its app, served on a loopback port. */
+export interface LeaderFixture {
+  node: Awaited<ReturnType<typeof startSingleNode>>;
+  app: Hono;
+  /** http://127.0.0.1:<port> of the served app. */
+  url: string;
+}
+
+/**
+ * Registers hooks that start a {@link LeaderFixture} before the suite's tests and stop it after.
+ * The returned object is filled in by the first hook.
+ */
+export function leaderFixture(): LeaderFixture {
+  const fixture = {} as LeaderFixture;
+  let server: ServerType;
+  beforeAll(async () => {
+    fixture.node = await startSingleNode();
+    fixture.app = createApp({
+      kv: fixture.node.kv,
+      cluster: fixture.node.node,
+      maxRequestBytes: TEST_MAX_REQUEST_BYTES,
+      version: "test",
+    });
+    const port = await new Promise<number>((resolve) => {
+      server = serve({ fetch: fixture.app.fetch, port: 0, hostname: "127.0.0.1" }, (info: AddressInfo) =>
+        resolve(info.port),
+      );
+    });
+    fixture.url = `http://127.0.0.1:${port}`;
+  });
+  afterAll(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await fixture.node.stop();
+  });
+  return fixture;
+}

@@ -5,47 +5,20 @@
  * an app whose cluster says it does not lead and whose node refuses to serve keep-alive and
  * time-to-live itself; the leader is a real app over a real node on a loopback port.
  */
-import type { AddressInfo } from "node:net";
-import { type ServerType, serve } from "@hono/node-server";
 import type { Hono } from "hono";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createApp } from "../../../src/api/app.ts";
 import { FORWARDED_HEADER } from "../../../src/api/forward.ts";
 import type { ClusterService, KvService } from "../../../src/server/service.ts";
 import { BodyReader } from "../../helpers/body-reader.ts";
-import { startSingleNode } from "../../helpers/single-node.ts";
-import { json, post, TEST_MAX_REQUEST_BYTES } from "./helpers.ts";
+import { json, leaderFixture, post, TEST_MAX_REQUEST_BYTES } from "./helpers.ts";
 
-let node: Awaited<ReturnType<typeof startSingleNode>>;
-let leaderServer: ServerType;
-let leaderUrl = "";
-let leaderApp: Hono;
-
-beforeAll(async () => {
-  node = await startSingleNode();
-  leaderApp = createApp({
-    kv: node.kv,
-    cluster: node.node,
-    maxRequestBytes: TEST_MAX_REQUEST_BYTES,
-    version: "t",
-  });
-  const port = await new Promise<number>((resolve) => {
-    leaderServer = serve({ fetch: leaderApp.fetch, port: 0, hostname: "127.0.0.1" }, (info: AddressInfo) =>
-      resolve(info.port),
-    );
-  });
-  leaderUrl = `http://127.0.0.1:${port}`;
-});
-
-afterAll(async () => {
-  await new Promise<void>((resolve) => leaderServer.close(() => resolve()));
-  await node.stop();
-});
+const leader = leaderFixture();
 
 /** The follower's view of the node: everything but the leader-only lease calls. */
 function followerKv(): KvService {
   const refuse = () => Promise.reject(new Error("a follower served a leader-only lease request"));
-  return new Proxy(node.kv, {
+  return new Proxy(leader.node.kv, {
     get(target, prop, receiver) {
       if (prop === "leaseKeepAlive" || prop === "leaseTimeToLive") return refuse;
       const v = Reflect.get(target, prop, receiver);
@@ -82,7 +55,7 @@ async function grant(app: Hono, ttl: number): Promise<number> {
 
 describe("lease requests on a follower", () => {
   it("grant and revoke are served by any member (through Raft); time-to-live and keep-alive are forwarded", async () => {
-    const app = follower(() => [leaderUrl]);
+    const app = follower(() => [leader.url]);
     const id = await grant(app, 30);
     expect(await json(await app.request(`/v1/leases/${id}`))).toMatchObject({ id, granted_ttl: 30 });
     expect(await json(await app.request(`/v1/leases/${id}/keepalive`, { method: "POST" }))).toEqual({
@@ -97,7 +70,7 @@ describe("lease requests on a follower", () => {
   });
 
   it("the /v1 streaming keep-alive forwards every ping to the leader", async () => {
-    const app = follower(() => [leaderUrl]);
+    const app = follower(() => [leader.url]);
     const id = await grant(app, 12);
     const req = requestStream();
     const res = await app.request(`/v1/leases/${id}/keepalive?stream=true`, {
@@ -109,14 +82,14 @@ describe("lease requests on a follower", () => {
     req.write("\n\n");
     expect(await out.line()).toEqual({ id, ttl: 12 });
     expect(await out.line()).toEqual({ id, ttl: 12 });
-    await leaderApp.request(`/v1/leases/${id}`, { method: "DELETE" });
+    await leader.app.request(`/v1/leases/${id}`, { method: "DELETE" });
     req.write("\n");
     expect((await out.line()).error.code).toBe("lease_not_found");
     expect(await out.endsWithin()).toBe(true);
   });
 
   it("the /v3 streaming keep-alive forwards every request and answers with the follower's header", async () => {
-    const app = follower(() => [leaderUrl]);
+    const app = follower(() => [leader.url]);
     const id = await grant(app, 14);
     const res = await app.request("/v3/lease/keepalive", {
       method: "POST",
@@ -141,7 +114,7 @@ describe("lease requests on a follower", () => {
     const out = new BodyReader(res);
     req.write("\n");
     expect((await out.line()).error.code).toBe("no_leader");
-    urls = [leaderUrl];
+    urls = [leader.url];
     req.write("\n");
     expect(await out.line()).toEqual({ id, ttl: 16 });
     req.end();
@@ -149,7 +122,7 @@ describe("lease requests on a follower", () => {
   });
 
   it("a request forwarded once is not forwarded again (503 leader_changed)", async () => {
-    const app = follower(() => [leaderUrl]);
+    const app = follower(() => [leader.url]);
     const res = await app.request("/v1/leases/5/keepalive", {
       method: "POST",
       headers: { [FORWARDED_HEADER]: "1" },

@@ -7,13 +7,12 @@
 import type { AddressInfo } from "node:net";
 import { type ServerType, serve } from "@hono/node-server";
 import { Hono } from "hono";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { createApp } from "../../../src/api/app.ts";
 import type { ApiDeps } from "../../../src/api/deps.ts";
 import { errorResponse } from "../../../src/api/errors.ts";
 import { FORWARDED_HEADER, onLeader } from "../../../src/api/forward.ts";
 import type { ClusterService } from "../../../src/server/service.ts";
-import { startSingleNode } from "../../helpers/single-node.ts";
 import {
   type Answer,
   closedPortUrl,
@@ -21,35 +20,11 @@ import {
   type SeenRequest,
   startServer,
 } from "../cli/local-server.ts";
-import { json, post, TEST_MAX_REQUEST_BYTES } from "./helpers.ts";
+import { json, leaderFixture, post, TEST_MAX_REQUEST_BYTES } from "./helpers.ts";
 
 const SELF = "8e9e05c52164694d";
 
-let node: Awaited<ReturnType<typeof startSingleNode>>;
-let leaderApp: Hono;
-let leaderServer: ServerType;
-let leaderUrl = "";
-
-beforeAll(async () => {
-  node = await startSingleNode();
-  leaderApp = createApp({
-    kv: node.kv,
-    cluster: node.node,
-    maxRequestBytes: TEST_MAX_REQUEST_BYTES,
-    version: "test",
-  });
-  const port = await new Promise<number>((resolve) => {
-    leaderServer = serve({ fetch: leaderApp.fetch, port: 0, hostname: "127.0.0.1" }, (info: AddressInfo) =>
-      resolve(info.port),
-    );
-  });
-  leaderUrl = `http://127.0.0.1:${port}`;
-});
-
-afterAll(async () => {
-  await new Promise<void>((resolve) => leaderServer.close(() => resolve()));
-  await node.stop();
-});
+const leader = leaderFixture();
 
 const recorders: LocalServer[] = [];
 afterEach(async () => {
@@ -79,7 +54,7 @@ function followerCluster(leaderUrls: () => string[]): ClusterService {
 
 function followerDeps(leaderUrls: () => string[]): ApiDeps {
   return {
-    kv: node.kv,
+    kv: leader.node.kv,
     cluster: followerCluster(leaderUrls),
     maxRequestBytes: TEST_MAX_REQUEST_BYTES,
     version: "test",
@@ -92,7 +67,7 @@ function follower(leaderUrls: () => string[]): Hono {
 
 describe("forwarding to a real leader", () => {
   it("adds, updates and removes a learner through a follower (/v1)", async () => {
-    const app = follower(() => [leaderUrl]);
+    const app = follower(() => [leader.url]);
     const added = await post(app, "/v1/cluster/members", {
       peer_urls: ["https://127.0.0.1:23851"],
       is_learner: true,
@@ -105,7 +80,7 @@ describe("forwarding to a real leader", () => {
       started: false,
     });
     const id = body.member.id as string;
-    const onLeader = await json(await leaderApp.request("/v1/cluster/members"));
+    const onLeader = await json(await leader.app.request("/v1/cluster/members"));
     expect(onLeader.members.map((m: { id: string }) => m.id)).toContain(id);
 
     const updated = await app.request(`/v1/cluster/members/${id}`, {
@@ -124,7 +99,7 @@ describe("forwarding to a real leader", () => {
   });
 
   it("returns the leader's errors as they are, on /v1 and /v3", async () => {
-    const app = follower(() => [leaderUrl]);
+    const app = follower(() => [leader.url]);
     const bad = await post(app, "/v1/cluster/members", { peer_urls: ["http://x:1"] });
     expect(bad.status).toBe(400);
     expect((await json(bad)).error).toMatchObject({ code: "invalid_argument" });
@@ -141,7 +116,7 @@ describe("forwarding to a real leader", () => {
   });
 
   it("forwards /v3 member/add and transfer-leadership, and move-leader on /v1", async () => {
-    const app = follower(() => [leaderUrl]);
+    const app = follower(() => [leader.url]);
     const added = await post(app, "/v3/cluster/member/add", {
       peerURLs: ["https://127.0.0.1:23853"],
       isLearner: true,
@@ -167,7 +142,7 @@ describe("forwarding to a real leader", () => {
   });
 
   it("the leader serves a request that carries the forwarded header", async () => {
-    const res = await leaderApp.request(`/v1/cluster/members/${SELF}/promote`, {
+    const res = await leader.app.request(`/v1/cluster/members/${SELF}/promote`, {
       method: "POST",
       headers: { [FORWARDED_HEADER]: "1" },
     });
