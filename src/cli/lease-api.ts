@@ -8,6 +8,7 @@ import { z } from "zod";
 import { CairnError, type ErrorCode } from "../util/errors.ts";
 import { parseAnswer } from "./api-schemas.ts";
 import type { FailoverClient } from "./http-client.ts";
+import { sleep } from "./interrupt.ts";
 
 /** POST /v1/leases and one keep-alive: the lease and its TTL (seconds). */
 export const LeaseTtlSchema = z.looseObject({ id: z.number(), ttl: z.number() });
@@ -239,16 +240,4 @@ function errorOf(text: string): CairnError | undefined {
     // not JSON
   }
   return undefined;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-    function done(): void {
-      clearTimeout(t);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-  });
 }

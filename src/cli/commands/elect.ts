@@ -15,7 +15,7 @@ import { CommandFailed, UsageError } from "../errors.ts";
 import { formatJson, formatKvs } from "../format.ts";
 import { aborted, interruptSignal } from "../interrupt.ts";
 import { type CommandContext, requireFormat } from "./context.ts";
-import { keptLease, parseTtl } from "./lock.ts";
+import { keptLease, parseTtl, waitWhileKept } from "./lock.ts";
 
 /** TTL (s) of an election's lease: etcd concurrency's default session TTL, which etcdctl elect uses. */
 export const DEFAULT_ELECT_TTL_SECONDS = 60;
@@ -50,15 +50,9 @@ export async function runElect(
     const lease = await keptLease(ctx, ttl);
     let leader: Awaited<ReturnType<typeof campaign>>;
     try {
-      const stopWaiting = new AbortController();
-      const onInterrupt = () => stopWaiting.abort();
-      interrupt.signal.addEventListener("abort", onInterrupt, { once: true });
-      void lease.lost.then(() => stopWaiting.abort());
-      try {
-        leader = await campaign(ctx.client.endpoints, name, lease.id, proposal, stopWaiting.signal);
-      } finally {
-        interrupt.signal.removeEventListener("abort", onInterrupt);
-      }
+      leader = await waitWhileKept(interrupt.signal, lease, (signal) =>
+        campaign(ctx.client.endpoints, name, lease.id, proposal, signal),
+      );
       if (leader === undefined) {
         throw new CommandFailed(lease.isLost() ? "elect: session expired" : "context canceled");
       }

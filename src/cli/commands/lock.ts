@@ -78,6 +78,26 @@ export async function keptLease(ctx: CommandContext, ttl: number): Promise<KeptL
   };
 }
 
+/**
+ * Runs `wait` with a signal that aborts on `interrupt` (Ctrl-C) or when `lease` is lost: waiting
+ * for a lock or for leadership ends either way. The Ctrl-C listener is removed afterwards.
+ */
+export async function waitWhileKept<T>(
+  interrupt: AbortSignal,
+  lease: KeptLease,
+  wait: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const stop = new AbortController();
+  const onInterrupt = () => stop.abort();
+  interrupt.addEventListener("abort", onInterrupt, { once: true });
+  void lease.lost.then(() => stop.abort());
+  try {
+    return await wait(stop.signal);
+  } finally {
+    interrupt.removeEventListener("abort", onInterrupt);
+  }
+}
+
 /** Runs `command` with `env`; resolves with its exit code (128 + signal number when killed). */
 function runCommand(command: readonly string[], env: Record<string, string | undefined>): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -115,16 +135,9 @@ export async function runLock(
   const lease = await keptLease(ctx, ttl);
   let held: LockJson | undefined;
   try {
-    // Waiting ends on Ctrl-C or when the lease is lost.
-    const stopWaiting = new AbortController();
-    const onInterrupt = () => stopWaiting.abort();
-    interrupt.signal.addEventListener("abort", onInterrupt, { once: true });
-    void lease.lost.then(() => stopWaiting.abort());
-    try {
-      held = await acquireLock(ctx.client.endpoints, name, lease.id, stopWaiting.signal);
-    } finally {
-      interrupt.signal.removeEventListener("abort", onInterrupt);
-    }
+    held = await waitWhileKept(interrupt.signal, lease, (signal) =>
+      acquireLock(ctx.client.endpoints, name, lease.id, signal),
+    );
     if (held === undefined) {
       throw new CommandFailed(lease.isLost() ? "session expired" : "context canceled");
     }
