@@ -15,25 +15,10 @@
  *   `commandTimeoutMs`.
  */
 import { CairnError, type ErrorCode, RETRYABLE_CODES } from "../util/errors.ts";
+import { fetchErrorCode, NOT_SENT_CODES } from "../util/fetch-error.ts";
 
 /** Error codes a server returns before proposing a write: retrying a write elsewhere is safe. */
 const WRITE_SAFE_CODES: ReadonlySet<string> = new Set(["no_leader", "too_many_requests"]);
-
-/**
- * Connection error codes that mean no byte of the request reached a server (Node/undici and Bun
- * names). Anything else after connecting (ECONNRESET, socket closed) may have delivered it.
- */
-const NOT_SENT_CODES: ReadonlySet<string> = new Set([
-  "ECONNREFUSED",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "EADDRNOTAVAIL",
-  "UND_ERR_CONNECT_TIMEOUT",
-  "ConnectionRefused",
-  "FailedToOpenSocket",
-]);
 
 /** What the request does to the cluster; decides which failures may be retried elsewhere. */
 export type RequestKind = "read" | "write";
@@ -102,21 +87,6 @@ export function normalizeEndpoint(raw: string): string {
     throw new CairnError("invalid_argument", `invalid endpoint '${raw}' (expected http(s)://host:port)`);
   }
   return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, "")}`;
-}
-
-/** Finds the error code of a failed fetch (undici wraps it in `cause`, sometimes an AggregateError). */
-export function connectionErrorCode(error: unknown): string {
-  let e: unknown = error;
-  for (let depth = 0; depth < 5 && e !== null && typeof e === "object"; depth++) {
-    const rec = e as { code?: unknown; cause?: unknown; errors?: unknown };
-    if (typeof rec.code === "string") return rec.code;
-    if (Array.isArray(rec.errors) && rec.errors.length > 0) {
-      e = rec.errors[0];
-      continue;
-    }
-    e = rec.cause;
-  }
-  return "UNKNOWN";
 }
 
 /** Parses the API's error body `{"error":{"code","message",...}}` into a CairnError. */
@@ -274,7 +244,7 @@ export class FailoverClient {
         redirect: "manual",
       });
     } catch (e) {
-      const code = connectionErrorCode(e);
+      const code = fetchErrorCode(e);
       const notSent = NOT_SENT_CODES.has(code);
       throw new ConnectionError(endpoint, code, notSent, describe(code, e));
     }
@@ -282,7 +252,7 @@ export class FailoverClient {
       const body = new Uint8Array(await response.arrayBuffer());
       return { endpoint, status: response.status, headers: response.headers, body };
     } catch (e) {
-      const code = connectionErrorCode(e);
+      const code = fetchErrorCode(e);
       throw new ConnectionError(endpoint, code, false, `connection lost while reading the answer (${code})`);
     }
   }

@@ -1,18 +1,25 @@
 /**
  * Reading the failure of a fetch(): undici (Node) puts the connection error code in `cause`,
  * sometimes inside an AggregateError (one error per address tried). Used by the client's
- * transport and by the server's leader forwarding, which both retry another URL only when the
- * request provably never left this machine.
+ * transport, the CLI's HTTP client and the server's leader forwarding, which all retry another URL
+ * only when the request provably never left this machine.
  */
 
-/** Connection error codes that mean the request was never sent (refused, no route, no DNS, connect timeout). */
+/**
+ * Connection error codes that mean the request was never sent (refused, no route, no DNS, no local
+ * address, connect timeout), with Node/undici's names and Bun's (ConnectionRefused,
+ * FailedToOpenSocket). Anything after connecting (ECONNRESET, a closed socket) may have delivered it.
+ */
 export const NOT_SENT_CODES: ReadonlySet<string> = new Set([
   "ECONNREFUSED",
   "ENOTFOUND",
   "EAI_AGAIN",
   "EHOSTUNREACH",
   "ENETUNREACH",
+  "EADDRNOTAVAIL",
   "UND_ERR_CONNECT_TIMEOUT",
+  "ConnectionRefused",
+  "FailedToOpenSocket",
 ]);
 
 /** The error code of a failed fetch ("TimeoutError" for an AbortSignal.timeout, "UNKNOWN" when none is found). */
