@@ -5,6 +5,7 @@
  * the follower and could release one of its own reads at a stale index, thesis §6.4).
  */
 import { describe, expect, it } from "vitest";
+import { makeMessage } from "../../../src/raft/message.ts";
 import { MessageType } from "../../../src/raft/types.ts";
 import { entries, ids, makeCore, Network } from "./network.ts";
 
@@ -29,19 +30,7 @@ describe("ReadIndex forwarding", () => {
     net.elect(A);
     const ctx = new Uint8Array([1, 2, 3]);
     // C believes B leads and sends it a read index request; B is a follower.
-    net.core(B).step({
-      type: MessageType.ReadIndex,
-      from: C,
-      to: B,
-      term: 0,
-      logTerm: 0,
-      index: 0,
-      entries: [],
-      commit: 0,
-      reject: false,
-      rejectHint: 0,
-      context: ctx,
-    });
+    net.core(B).step(makeMessage({ type: MessageType.ReadIndex, from: C, to: B, context: ctx }));
     const relayed = net.handleReady(B, false).filter((m) => m.type === MessageType.ReadIndex);
     expect(relayed).toEqual([]);
     // B's own request goes to the leader and comes back to B.

@@ -2,6 +2,7 @@
 import net from "node:net";
 import { Writable } from "node:stream";
 import { type Logger, pino } from "pino";
+import { makeMessage } from "../../../src/raft/message.ts";
 import { type Entry, type Message, MessageType } from "../../../src/raft/types.ts";
 import { type CertificateAndKey, generateCa, issueCertificate } from "../../../src/tls/certs.ts";
 import type { PeerTlsConfig } from "../../../src/transport/types.ts";
@@ -31,17 +32,7 @@ export async function clusterTls(
 
 /** A message with zero values except the given fields. */
 export function message(fields: Partial<Message> & Pick<Message, "from" | "to">): Message {
-  return {
-    type: MessageType.Heartbeat,
-    term: 0,
-    logTerm: 0,
-    index: 0,
-    entries: [],
-    commit: 0,
-    reject: false,
-    rejectHint: 0,
-    ...fields,
-  };
+  return makeMessage({ type: MessageType.Heartbeat, ...fields });
 }
 
 /**
