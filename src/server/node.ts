@@ -633,7 +633,7 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
     this.processing = true;
     try {
       while (!this.stopped) {
-        await this.commitLocalSnapshot();
+        if (this.snapshots.localWritten) await this.commitLocalSnapshot();
         if (!this.raft.hasReady()) break;
         const rd = this.raft.ready();
         if (rd.softState) this.onSoftState(rd.softState);
@@ -677,7 +677,8 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
       this.processing = false;
     }
     // Triggers that arrived during the last await ran no loop: check once more.
-    if (!this.stopped && (this.raft.hasReady() || this.snapshots.localInProgress)) this.schedule();
+    // (A local snapshot written meanwhile schedules a pass itself.)
+    if (!this.stopped && (this.raft.hasReady() || this.snapshots.localWritten)) this.schedule();
   }
 
   /** Entries, or a new term or vote, must be fsynced; a commit-only change need not (etcd: wal.MustSync). */

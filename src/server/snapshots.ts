@@ -51,9 +51,9 @@ export class SnapshotKeeper {
 
   constructor(private readonly deps: SnapshotKeeperDeps) {}
 
-  /** True while a local snapshot is being written or waits to be saved. */
-  get localInProgress(): boolean {
-    return this.local !== null;
+  /** True when a local snapshot is written and waits for the ready loop to save it ({@link takeLocal}). */
+  get localWritten(): boolean {
+    return this.local?.staged != null;
   }
 
   /**
