@@ -122,7 +122,7 @@ export class WatchHub implements WatcherHost {
    * @throws AssertionError when revisions are skipped or repeated
    */
   publish(revision: number, events: readonly WatchEvent[]): void {
-    assert(revision === this.revision + 1, `watch hub: revision ${revision} after ${this.revision}`);
+    assert(revision === this.revision + 1, "watch hub: revision %s after %s", revision, this.revision);
     assert(revision === this.source.revision, "watch hub: publish before the store applied");
     this.revision = revision;
     if (this.synced.size === 0 || events.length === 0) return;

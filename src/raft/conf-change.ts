@@ -50,6 +50,6 @@ export function applyToConfState(conf: ConfState, cc: ConfChange): ConfState {
     case ConfChangeType.RemoveNode:
       break;
   }
-  assert(voters.length > 0, `raft: configuration change ${cc.type} ${cc.nodeId} would leave no voter`);
+  assert(voters.length > 0, "raft: configuration change %s %s would leave no voter", cc.type, cc.nodeId);
   return { voters: voters.sort(), learners: learners.sort() };
 }

@@ -12,7 +12,7 @@ export class Inflights {
 
   /** @param capacity most MsgApp in flight (>= 1) */
   constructor(readonly capacity: number) {
-    assert(Number.isInteger(capacity) && capacity >= 1, `inflights: bad capacity ${capacity}`);
+    assert(Number.isInteger(capacity) && capacity >= 1, "inflights: bad capacity %s", capacity);
     this.buffer = new Array<number>(capacity).fill(0);
   }
 
@@ -34,7 +34,7 @@ export class Inflights {
     assert(!this.full(), "inflights: add when full");
     if (this.size > 0) {
       const newest = this.buffer[(this.start + this.size - 1) % this.capacity]!;
-      assert(lastIndex > newest, `inflights: index ${lastIndex} not above newest ${newest}`);
+      assert(lastIndex > newest, "inflights: index %s not above newest %s", lastIndex, newest);
     }
     this.buffer[(this.start + this.size) % this.capacity] = lastIndex;
     this.size++;

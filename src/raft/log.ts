@@ -57,9 +57,16 @@ export class RaftLog {
       if (e.index <= this.offsetIndex) continue;
       assert(
         e.index === this.lastIndex() + 1,
-        `log: persisted entry ${e.index} not contiguous after ${this.lastIndex()}`,
+        "log: persisted entry %s not contiguous after %s",
+        e.index,
+        this.lastIndex(),
       );
-      assert(e.term >= this.lastTerm(), `log: persisted entry ${e.index} has term ${e.term} below previous`);
+      assert(
+        e.term >= this.lastTerm(),
+        "log: persisted entry %s has term %s below previous",
+        e.index,
+        e.term,
+      );
       this.ents.push(e);
     }
     this.stableIndex = this.lastIndex();
@@ -67,10 +74,12 @@ export class RaftLog {
     this.applied = applied;
     assert(
       this.committed <= this.lastIndex(),
-      `log: commit ${this.committed} beyond last index ${this.lastIndex()}`,
+      "log: commit %s beyond last index %s",
+      this.committed,
+      this.lastIndex(),
     );
-    assert(applied >= this.offsetIndex, `log: applied ${applied} below snapshot index ${this.offsetIndex}`);
-    assert(applied <= this.committed, `log: applied ${applied} beyond commit ${this.committed}`);
+    assert(applied >= this.offsetIndex, "log: applied %s below snapshot index %s", applied, this.offsetIndex);
+    assert(applied <= this.committed, "log: applied %s beyond commit %s", applied, this.committed);
   }
 
   /** First index still held in memory (offsetIndex + 1). */
@@ -159,7 +168,9 @@ export class RaftLog {
     if (conflict !== 0) {
       assert(
         conflict > this.committed,
-        `log: entry ${conflict} conflicts with committed ${this.committed} (§5.3)`,
+        "log: entry %s conflicts with committed %s (§5.3)",
+        conflict,
+        this.committed,
       );
       const first = entries[0];
       assert(first !== undefined && first.index === prev.index + 1, "log: entries do not follow prev");
@@ -179,13 +190,17 @@ export class RaftLog {
     if (!first) return;
     assert(
       first.index > this.committed,
-      `log: append at ${first.index} would truncate committed ${this.committed}`,
+      "log: append at %s would truncate committed %s",
+      first.index,
+      this.committed,
     );
     assert(
       first.index <= this.lastIndex() + 1,
-      `log: append at ${first.index} leaves a gap after ${this.lastIndex()}`,
+      "log: append at %s leaves a gap after %s",
+      first.index,
+      this.lastIndex(),
     );
-    assert(first.index > this.offsetIndex, `log: append at ${first.index} into compacted part`);
+    assert(first.index > this.offsetIndex, "log: append at %s into compacted part", first.index);
     if (first.index <= this.lastIndex()) {
       this.ents.length = first.index - this.offsetIndex - 1;
       this.stableIndex = Math.min(this.stableIndex, first.index - 1);
@@ -193,8 +208,14 @@ export class RaftLog {
     let prevTerm = this.lastTerm();
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
-      assert(e.index === first.index + i, `log: appended entries not contiguous at ${e.index}`);
-      assert(e.term >= prevTerm, `log: appended entry ${e.index} term ${e.term} below previous ${prevTerm}`);
+      assert(e.index === first.index + i, "log: appended entries not contiguous at %s", e.index);
+      assert(
+        e.term >= prevTerm,
+        "log: appended entry %s term %s below previous %s",
+        e.index,
+        e.term,
+        prevTerm,
+      );
       prevTerm = e.term;
       this.ents.push(e);
     }
@@ -206,7 +227,7 @@ export class RaftLog {
    */
   commitTo(index: number): void {
     if (index <= this.committed) return;
-    assert(index <= this.lastIndex(), `log: commit ${index} beyond last index ${this.lastIndex()}`);
+    assert(index <= this.lastIndex(), "log: commit %s beyond last index %s", index, this.lastIndex());
     this.committed = index;
   }
 
@@ -229,8 +250,8 @@ export class RaftLog {
    * @throws AssertionError when the range is compacted or beyond the log
    */
   slice(lo: number, hi: number, maxBytes = Number.POSITIVE_INFINITY): Entry[] {
-    assert(lo > this.offsetIndex, `log: slice from ${lo} is compacted (first ${this.firstIndex()})`);
-    assert(hi <= this.lastIndex() + 1, `log: slice to ${hi} beyond last ${this.lastIndex()}`);
+    assert(lo > this.offsetIndex, "log: slice from %s is compacted (first %s)", lo, this.firstIndex());
+    assert(hi <= this.lastIndex() + 1, "log: slice to %s beyond last %s", hi, this.lastIndex());
     if (lo >= hi) return [];
     const out: Entry[] = [];
     let bytes = 0;
@@ -289,8 +310,8 @@ export class RaftLog {
    * @throws AssertionError when `index` is beyond the commit index or goes backwards
    */
   appliedTo(index: number): void {
-    assert(index <= this.committed, `log: applied ${index} beyond commit ${this.committed}`);
-    assert(index >= this.applied, `log: applied index going back from ${this.applied} to ${index}`);
+    assert(index <= this.committed, "log: applied %s beyond commit %s", index, this.committed);
+    assert(index >= this.applied, "log: applied index going back from %s to %s", this.applied, index);
     this.applied = index;
   }
 
@@ -302,7 +323,7 @@ export class RaftLog {
    */
   restore(snapshot: Snapshot): void {
     const { index, term } = snapshot.metadata;
-    assert(index > this.committed, `log: restoring snapshot ${index} not beyond commit ${this.committed}`);
+    assert(index > this.committed, "log: restoring snapshot %s not beyond commit %s", index, this.committed);
     this.offsetIndex = index;
     this.offsetTerm = term;
     this.ents = [];
@@ -321,15 +342,15 @@ export class RaftLog {
   compact(snapshot: Snapshot, dropThrough: number): boolean {
     const { index, term } = snapshot.metadata;
     if (this.snapshot && index <= this.snapshot.metadata.index) return false;
-    assert(index <= this.applied, `log: snapshot ${index} beyond applied ${this.applied}`);
+    assert(index <= this.applied, "log: snapshot %s beyond applied %s", index, this.applied);
     const ourTerm = this.term(index);
-    assert(ourTerm === term, `log: snapshot ${index} term ${term} != log term ${ourTerm}`);
+    assert(ourTerm === term, "log: snapshot %s term %s != log term %s", index, term, ourTerm);
     this.snapshot = snapshot;
     const through = Math.min(dropThrough, index);
     if (through > this.offsetIndex) {
-      assert(through <= this.stableIndex, `log: compacting ${through} beyond stable ${this.stableIndex}`);
+      assert(through <= this.stableIndex, "log: compacting %s beyond stable %s", through, this.stableIndex);
       const t = this.term(through);
-      assert(t !== undefined, `log: no term at compaction point ${through}`);
+      assert(t !== undefined, "log: no term at compaction point %s", through);
       this.ents = this.ents.slice(through - this.offsetIndex);
       this.offsetIndex = through;
       this.offsetTerm = t;

@@ -44,7 +44,7 @@ export class Progress {
     maxInflight: number,
     readonly isLearner: boolean,
   ) {
-    assert(next >= 1, `progress: next ${next} < 1`);
+    assert(next >= 1, "progress: next %s < 1", next);
     this.next = next;
     this.inflights = new Inflights(maxInflight);
   }
@@ -99,7 +99,7 @@ export class Progress {
       this.next = lastIndex + 1;
       this.inflights.add(lastIndex);
     } else {
-      assert(this.state === "probe", `progress: sending entries in state ${this.state}`);
+      assert(this.state === "probe", "progress: sending entries in state %s", this.state);
       this.probeSent = true;
     }
     this.checkInvariant();
@@ -137,6 +137,6 @@ export class Progress {
   }
 
   private checkInvariant(): void {
-    assert(this.match < this.next, `progress: match ${this.match} >= next ${this.next}`);
+    assert(this.match < this.next, "progress: match %s >= next %s", this.match, this.next);
   }
 }

@@ -19,9 +19,21 @@ export function quorumSize(voterCount: number): number {
  */
 export function committedIndex(voters: readonly NodeId[], matchOf: (id: NodeId) => number): number {
   if (voters.length === 0) return 0;
-  const matches = voters.map(matchOf).sort((a, b) => b - a);
-  return matches[quorumSize(voters.length) - 1] ?? 0;
+  // Insertion sort, descending, into a reused array: this runs on every append response, and a
+  // voter set has a handful of members, so it allocates nothing per call.
+  const matches = scratchMatches;
+  matches.length = voters.length;
+  for (let i = 0; i < voters.length; i++) {
+    const m = matchOf(voters[i]!);
+    let j = i;
+    for (; j > 0 && matches[j - 1]! < m; j--) matches[j] = matches[j - 1]!;
+    matches[j] = m;
+  }
+  return matches[quorumSize(voters.length) - 1]!;
 }
+
+/** Work array of {@link committedIndex} (single-threaded: never shared between two calls). */
+const scratchMatches: number[] = [];
 
 /**
  * Tally of `votes` (true = granted) among `voters` (§5.2): won with a majority of grants, lost

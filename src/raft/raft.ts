@@ -209,7 +209,7 @@ export class Raft {
 
   private resetRandomizedElectionTimeout(): void {
     const r = this.random();
-    assert(r >= 0 && r < 1, `raft: random() returned ${r}, outside [0,1)`);
+    assert(r >= 0 && r < 1, "raft: random() returned %s, outside [0,1)", r);
     this.randomizedElectionTimeout = this.electionTick + Math.floor(r * this.electionTick);
   }
 
@@ -217,7 +217,7 @@ export class Raft {
 
   private reset(term: number): void {
     if (term !== this.term) {
-      assert(term > this.term, `raft: term going back from ${this.term} to ${term}`);
+      assert(term > this.term, "raft: term going back from %s to %s", this.term, term);
       this.term = term;
       this.vote = "";
     }
@@ -259,7 +259,7 @@ export class Raft {
   }
 
   private becomeLeader(): void {
-    assert(this.role === "candidate", `raft: ${this.role} cannot become leader`);
+    assert(this.role === "candidate", "raft: %s cannot become leader", this.role);
     this.reset(this.term);
     this.lead = this.id;
     this.role = "leader";
@@ -373,7 +373,7 @@ export class Raft {
    * @throws AssertionError on a malformed message or a broken invariant
    */
   step(m: Message): void {
-    assert(MESSAGE_TYPES.has(m.type), `raft: unknown message type ${String(m.type)}`);
+    assert(MESSAGE_TYPES.has(m.type), "raft: unknown message type %s", m.type);
     if (m.to !== this.id) {
       this.logger.warn(
         { id: this.id, type: m.type, to: m.to },
@@ -575,7 +575,12 @@ export class Raft {
       }
       return;
     }
-    assert(m.index <= this.log.lastIndex(), `raft: ${m.from} acknowledged ${m.index} beyond our last index`);
+    assert(
+      m.index <= this.log.lastIndex(),
+      "raft: %s acknowledged %s beyond our last index",
+      m.from,
+      m.index,
+    );
     const wasPaused = pr.isPaused();
     if (!pr.maybeUpdate(m.index)) return;
     if (pr.state === "probe") {
@@ -694,7 +699,7 @@ export class Raft {
   private maybeSendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
     const pr = this.tracker.progress.get(to);
     if (!pr || to === this.id || pr.isPaused()) return false;
-    assert(pr.next <= this.log.lastIndex() + 1, `raft: next ${pr.next} of ${to} beyond our log`);
+    assert(pr.next <= this.log.lastIndex() + 1, "raft: next %s of %s beyond our log", pr.next, to);
     const prevIndex = pr.next - 1;
     const prevTerm = this.log.term(prevIndex);
     if (prevTerm === undefined) return this.sendSnapshot(to, pr);
@@ -942,7 +947,7 @@ export class Raft {
   private restore(snap: Snapshot): boolean {
     const { index, term, confState } = snap.metadata;
     if (index <= this.log.committed) return false;
-    assert(this.role === "follower", `raft: restoring a snapshot as ${this.role}`);
+    assert(this.role === "follower", "raft: restoring a snapshot as %s", this.role);
     if (!confState.voters.includes(this.id) && !confState.learners.includes(this.id)) {
       this.logger.warn({ id: this.id, index }, "raft: snapshot configuration lacks this member, ignoring it");
       return false;
@@ -971,7 +976,7 @@ export class Raft {
    */
   private send(fields: Omit<MessageFields, "from">): void {
     const m = makeMessage({ term: this.term, ...fields, from: this.id });
-    assert(m.to !== this.id && m.to !== "", `raft: bad destination ${m.to} for ${m.type}`);
+    assert(m.to !== this.id && m.to !== "", "raft: bad destination %s for %s", m.to, m.type);
     this.msgs.push(m);
   }
 }

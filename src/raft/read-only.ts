@@ -71,7 +71,7 @@ export class ReadOnly {
     this.queue = this.queue.slice(at + 1);
     return done.map((k) => {
       const p = this.pending.get(k);
-      assert(p !== undefined, `read-only: queued context ${k} not pending`);
+      assert(p !== undefined, "read-only: queued context %s not pending", k);
       this.pending.delete(k);
       return p.req;
     });

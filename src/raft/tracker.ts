@@ -3,7 +3,7 @@
  * candidate, the votes received (etcd-io/raft tracker/tracker.go). Quorum decisions consult voters
  * only; learners get entries but never count for commitment or elections.
  */
-import { assert } from "../util/assert.ts";
+import { AssertionError } from "../util/assert.ts";
 import { Progress } from "./progress.ts";
 import { committedIndex, type VoteResult, voteResult } from "./quorum.ts";
 import type { ConfState, NodeId } from "./types.ts";
@@ -29,10 +29,8 @@ export class ProgressTracker {
 
   private static checked(cs: ConfState): ConfState {
     const all = [...cs.voters, ...cs.learners];
-    assert(
-      new Set(all).size === all.length,
-      `tracker: duplicate or overlapping members in ${JSON.stringify(cs)}`,
-    );
+    if (new Set(all).size !== all.length)
+      throw new AssertionError(`tracker: duplicate or overlapping members in ${JSON.stringify(cs)}`);
     return { voters: [...cs.voters].sort(), learners: [...cs.learners].sort() };
   }
 
@@ -113,8 +111,11 @@ export class ProgressTracker {
 
   /** Highest index replicated on a quorum of voters (§5.3). */
   committed(): number {
-    return committedIndex(this.confState.voters, (id) => this.progress.get(id)?.match ?? 0);
+    return committedIndex(this.confState.voters, this.matchOf);
   }
+
+  /** Match index of a voter, 0 when unknown (one function for every {@link committed} call). */
+  private readonly matchOf = (id: NodeId): number => this.progress.get(id)?.match ?? 0;
 
   /** Forgets all votes (new election). */
   resetVotes(): void {

@@ -498,7 +498,7 @@ export function parseServeConfig(
   const warnings: string[] = [];
   const raw = mergeEnv(tokenize(argv), env, warnings);
   const get = (name: string): RawValue | undefined => {
-    assert(FLAGS_BY_NAME.has(name), `parseServeConfig: no flag --${name}`);
+    assert(FLAGS_BY_NAME.has(name), "parseServeConfig: no flag --%s", name);
     return raw.get(name);
   };
   const label = (name: string): string => get(name)?.label ?? `--${name}`;

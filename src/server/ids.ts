@@ -45,7 +45,7 @@ export function memberIdFor(peerUrls: readonly string[], token: string): string 
 export function clusterIdFor(memberIds: readonly string[]): string {
   assert(memberIds.length > 0, "clusterIdFor: a cluster needs at least one member");
   for (const id of memberIds) {
-    assert(ID_PATTERN.test(id), `clusterIdFor: member id '${id}' is not 16 lowercase hex digits`);
+    assert(ID_PATTERN.test(id), "clusterIdFor: member id '%s' is not 16 lowercase hex digits", id);
   }
   const sorted = [...memberIds].sort();
   return sha1Prefix64(Buffer.from(sorted.join(""), "hex"));

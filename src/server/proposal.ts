@@ -79,7 +79,7 @@ export function encodeProposal(p: Proposal): Uint8Array {
  * holds only what this code wrote, so anything else is corruption.
  */
 export function decodeProposal(data: Uint8Array): Proposal {
-  assert(data.length >= HEADER_BYTES, `proposal shorter than its header (${data.length} bytes)`);
+  assert(data.length >= HEADER_BYTES, "proposal shorter than its header (%s bytes)", data.length);
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const origin = view.getBigUint64(1).toString(16).padStart(16, "0");
   const seq = Number(view.getBigUint64(9));

@@ -4,7 +4,7 @@
  * invariant stops the node before it reaches the disk).
  */
 import { type Entry, EntryType, type HardState, type SnapshotMetadata } from "../raft/types.ts";
-import { assert } from "../util/assert.ts";
+import { AssertionError, assert } from "../util/assert.ts";
 
 /**
  * What the rules need to know about the stored log. Indexes are Raft log indexes (1-based);
@@ -25,7 +25,10 @@ export interface StoredLogView {
 function checkCount(value: unknown, what: string, min: number): asserts value is number {
   assert(
     typeof value === "number" && Number.isSafeInteger(value) && value >= min,
-    `${what} must be a safe integer >= ${min}, got ${String(value)}`,
+    "%s must be a safe integer >= %s, got %s",
+    what,
+    min,
+    value,
   );
 }
 
@@ -35,9 +38,11 @@ export function checkEntryShape(e: Entry): void {
   checkCount(e.term, "entry term", 0);
   assert(
     e.type === EntryType.Normal || e.type === EntryType.ConfChange,
-    `entry ${e.index}: unknown entry type ${String(e.type)}`,
+    "entry %s: unknown entry type %s",
+    e.index,
+    e.type,
   );
-  assert(e.data instanceof Uint8Array, `entry ${e.index}: data must be a Uint8Array`);
+  assert(e.data instanceof Uint8Array, "entry %s: data must be a Uint8Array", e.index);
 }
 
 /** Checks the shape of a hard state (term, commit >= 0, vote a string). @throws AssertionError */
@@ -77,10 +82,18 @@ export function checkAppend(
     for (const e of entries) {
       checkEntryShape(e);
       if (prev !== undefined) {
-        assert(e.index === prev.index + 1, `appended entries not contiguous: ${prev.index} then ${e.index}`);
+        assert(
+          e.index === prev.index + 1,
+          "appended entries not contiguous: %s then %s",
+          prev.index,
+          e.index,
+        );
         assert(
           e.term >= prev.term,
-          `appended entry ${e.index} has term ${e.term} < previous term ${prev.term}`,
+          "appended entry %s has term %s < previous term %s",
+          e.index,
+          e.term,
+          prev.term,
         );
       }
       prev = e;
@@ -88,18 +101,26 @@ export function checkAppend(
     const lastIndex = lastIndexOf(view);
     assert(
       first.index <= lastIndex + 1,
-      `non-contiguous append: first index ${first.index} > last index ${lastIndex} + 1`,
+      "non-contiguous append: first index %s > last index %s + 1",
+      first.index,
+      lastIndex,
     );
     assert(
       first.index > view.snapshotIndex,
-      `append at index ${first.index} <= snapshot index ${view.snapshotIndex}: entries a snapshot covers are committed`,
+      "append at index %s <= snapshot index %s: entries a snapshot covers are committed",
+      first.index,
+      view.snapshotIndex,
     );
     const prevTerm =
       first.index - 1 === view.snapshotIndex ? view.snapshotTerm : view.termAt(first.index - 1);
     if (prevTerm !== undefined) {
       assert(
         first.term >= prevTerm,
-        `appended entry ${first.index} has term ${first.term} < term ${prevTerm} of entry ${first.index - 1}`,
+        "appended entry %s has term %s < term %s of entry %s",
+        first.index,
+        first.term,
+        prevTerm,
+        first.index - 1,
       );
     }
     lastAfter = prev!.index;
@@ -110,18 +131,25 @@ export function checkAppend(
     if (prevHs !== null) {
       assert(
         hardState.term >= prevHs.term,
-        `hard state term went back from ${prevHs.term} to ${hardState.term}`,
+        "hard state term went back from %s to %s",
+        prevHs.term,
+        hardState.term,
       );
       if (hardState.term === prevHs.term && prevHs.vote !== "") {
         assert(
           hardState.vote === prevHs.vote,
-          `vote changed within term ${hardState.term} from ${prevHs.vote} to ${hardState.vote || '""'}`,
+          "vote changed within term %s from %s to %s",
+          hardState.term,
+          prevHs.vote,
+          hardState.vote || '""',
         );
       }
     }
     assert(
       hardState.commit <= lastAfter,
-      `hard state commit ${hardState.commit} > last index ${lastAfter} (persist a Ready's snapshot before its hard state)`,
+      "hard state commit %s > last index %s (persist a Ready's snapshot before its hard state)",
+      hardState.commit,
+      lastAfter,
     );
   }
   const currentTerm = (hardState ?? prevHs)?.term;
@@ -129,7 +157,10 @@ export function checkAppend(
   if (currentTerm !== undefined && lastEntry !== undefined) {
     assert(
       lastEntry.term <= currentTerm,
-      `appended entry ${lastEntry.index} has term ${lastEntry.term} > current term ${currentTerm}`,
+      "appended entry %s has term %s > current term %s",
+      lastEntry.index,
+      lastEntry.term,
+      currentTerm,
     );
   }
 }
@@ -153,12 +184,17 @@ export function checkSnapshot(view: StoredLogView, meta: SnapshotMetadata): bool
   );
   assert(
     meta.index >= view.snapshotIndex,
-    `snapshot index ${meta.index} < current snapshot index ${view.snapshotIndex}: snapshots never go back`,
+    "snapshot index %s < current snapshot index %s: snapshots never go back",
+    meta.index,
+    view.snapshotIndex,
   );
   if (meta.index === view.snapshotIndex && view.snapshotIndex > 0) {
     assert(
       meta.term === view.snapshotTerm,
-      `snapshot at index ${meta.index} has term ${meta.term}, the saved one has term ${view.snapshotTerm}`,
+      "snapshot at index %s has term %s, the saved one has term %s",
+      meta.index,
+      meta.term,
+      view.snapshotTerm,
     );
   }
   const lastEntry = view.lastEntryIndex();
@@ -167,10 +203,10 @@ export function checkSnapshot(view: StoredLogView, meta: SnapshotMetadata): bool
   const term = view.termAt(meta.index);
   if (term === undefined || term === meta.term) return false;
   const commit = view.hardState?.commit ?? 0;
-  assert(
-    meta.index > commit,
-    `snapshot (index ${meta.index}, term ${meta.term}) conflicts with committed entry ${meta.index} of term ${term} (commit ${commit})`,
-  );
+  if (meta.index <= commit)
+    throw new AssertionError(
+      `snapshot (index ${meta.index}, term ${meta.term}) conflicts with committed entry ${meta.index} of term ${term} (commit ${commit})`,
+    );
   return true;
 }
 
@@ -182,7 +218,9 @@ export function checkCompact(view: StoredLogView, index: number): void {
   checkCount(index, "compact index", 0);
   assert(
     index <= view.snapshotIndex,
-    `compact index ${index} > snapshot index ${view.snapshotIndex}: only entries a snapshot covers may be dropped`,
+    "compact index %s > snapshot index %s: only entries a snapshot covers may be dropped",
+    index,
+    view.snapshotIndex,
   );
 }
 

@@ -30,17 +30,18 @@ const ENTRY_TYPES: ReadonlySet<number> = new Set(Object.values(EntryType));
 const NODE_ID = /^(?:[0-9a-f]{16})?$/;
 
 /**
- * Encodes a batch of messages (msgpack array). Optional fields that are undefined are omitted.
+ * Encodes a batch of messages (msgpack array of the message objects as they are; an optional
+ * field left undefined decodes as absent).
  * @throws CodecError when a message is malformed (same checks as {@link decodeMessages})
  */
 export function encodeMessages(messages: readonly Message[]): Uint8Array {
-  const wire = messages.map((m, i) => toWire(parseMessage(m, `messages[${i}]`, false)));
-  return packr.pack(wire);
+  for (let i = 0; i < messages.length; i++) checkMessageAt(messages[i], i);
+  return packr.pack(messages);
 }
 
 /**
  * Decodes a batch encoded by {@link encodeMessages}.
- * @returns the messages in their order, with copied byte fields
+ * @returns the messages in their order, as fresh objects with copied byte fields
  * @throws CodecError when the bytes are not msgpack or a field is missing or of the wrong type
  */
 export function decodeMessages(payload: Uint8Array): Message[] {
@@ -51,40 +52,18 @@ export function decodeMessages(payload: Uint8Array): Message[] {
     throw new CodecError(`not a msgpack message batch: ${(err as Error).message}`);
   }
   if (!Array.isArray(value)) throw new CodecError("message batch is not an array");
-  return value.map((m, i) => parseMessage(m, `messages[${i}]`, true));
+  return value.map((m, i) => {
+    checkMessageAt(m, i);
+    return copyMessage(m);
+  });
 }
 
 /**
- * Validates one message (the checks of {@link decodeMessages}) without copying it.
+ * Validates one message (the checks of {@link decodeMessages}).
  * @throws CodecError naming the first bad field
  */
 export function checkMessage(message: Message): void {
-  parseMessage(message, "message", false);
-}
-
-/** Validates `value` as a Message; returns a new object, with copied byte fields when `copy`. */
-function parseMessage(value: unknown, path: string, copy: boolean): Message {
-  const m = record(value, path);
-  const type = m.type;
-  if (typeof type !== "string" || !MESSAGE_TYPES.has(type)) throw bad(`${path}.type`, type);
-  const entriesValue = m.entries;
-  if (!Array.isArray(entriesValue)) throw bad(`${path}.entries`, entriesValue);
-  const msg: Message = {
-    type: type as MessageType,
-    from: nodeId(m.from, `${path}.from`),
-    to: nodeId(m.to, `${path}.to`),
-    term: count(m.term, `${path}.term`),
-    logTerm: count(m.logTerm, `${path}.logTerm`),
-    index: count(m.index, `${path}.index`),
-    entries: entriesValue.map((e, i) => entry(e, `${path}.entries[${i}]`, copy)),
-    commit: count(m.commit, `${path}.commit`),
-    reject: boolean(m.reject, `${path}.reject`),
-    rejectHint: count(m.rejectHint, `${path}.rejectHint`),
-  };
-  if (m.snapshot !== undefined && m.snapshot !== null)
-    msg.snapshot = snapshot(m.snapshot, `${path}.snapshot`, copy);
-  if (m.context !== undefined && m.context !== null) msg.context = bytes(m.context, `${path}.context`, copy);
-  return msg;
+  checkMessageAt(message, -1);
 }
 
 /** Upper estimate of the encoded size of a message in bytes (for batching; never below the real size). */
@@ -100,98 +79,130 @@ export function estimateEncodedBytes(m: Message): number {
   return bytes;
 }
 
-function toWire(m: Message): Record<string, unknown> {
-  const wire: Record<string, unknown> = {
+/**
+ * Where a value sits, as text for an error message. The checks below build it only when one
+ * fails, so a valid message (every append and its response) costs no string or object.
+ * `message` -1 names a single message.
+ */
+type Path = () => string;
+
+function messagePath(message: number): Path {
+  return () => (message < 0 ? "message" : `messages[${message}]`);
+}
+
+function entryPath(message: number, entry: number): Path {
+  return () => `${messagePath(message)()}.entries[${entry}]`;
+}
+
+function field(path: Path, name: string): Path {
+  return () => `${path()}.${name}`;
+}
+
+/** Checks every field of a message (no allocation unless it fails). @throws CodecError */
+function checkMessageAt(value: unknown, message: number): asserts value is Message {
+  if (!isRecord(value)) throw bad(messagePath(message), value);
+  const m = value;
+  if (typeof m.type !== "string" || !MESSAGE_TYPES.has(m.type)) throw badField(message, "type", m.type);
+  if (!isNodeId(m.from)) throw badField(message, "from", m.from);
+  if (!isNodeId(m.to)) throw badField(message, "to", m.to);
+  if (!isCount(m.term)) throw badField(message, "term", m.term);
+  if (!isCount(m.logTerm)) throw badField(message, "logTerm", m.logTerm);
+  if (!isCount(m.index)) throw badField(message, "index", m.index);
+  if (!isCount(m.commit)) throw badField(message, "commit", m.commit);
+  if (typeof m.reject !== "boolean") throw badField(message, "reject", m.reject);
+  if (!isCount(m.rejectHint)) throw badField(message, "rejectHint", m.rejectHint);
+  const entries = m.entries;
+  if (!Array.isArray(entries)) throw badField(message, "entries", entries);
+  for (let i = 0; i < entries.length; i++) checkEntry(entries[i], message, i);
+  if (m.snapshot !== undefined && m.snapshot !== null)
+    checkSnapshot(m.snapshot, field(messagePath(message), "snapshot"));
+  if (m.context !== undefined && m.context !== null && !(m.context instanceof Uint8Array))
+    throw badField(message, "context", m.context);
+}
+
+function checkEntry(value: unknown, message: number, entry: number): void {
+  if (!isRecord(value)) throw bad(entryPath(message, entry), value);
+  const { type, term, index, data } = value;
+  if (typeof type !== "number" || !ENTRY_TYPES.has(type))
+    throw bad(field(entryPath(message, entry), "type"), type);
+  if (!isCount(term)) throw bad(field(entryPath(message, entry), "term"), term);
+  if (!isCount(index)) throw bad(field(entryPath(message, entry), "index"), index);
+  if (!(data instanceof Uint8Array)) throw bad(field(entryPath(message, entry), "data"), data);
+}
+
+function checkSnapshot(value: unknown, path: Path): void {
+  if (!isRecord(value)) throw bad(path, value);
+  const metaPath = field(path, "metadata");
+  const meta = value.metadata;
+  if (!isRecord(meta)) throw bad(metaPath, meta);
+  if (!isCount(meta.index)) throw bad(field(metaPath, "index"), meta.index);
+  if (!isCount(meta.term)) throw bad(field(metaPath, "term"), meta.term);
+  const csPath = field(metaPath, "confState");
+  const cs = meta.confState;
+  if (!isRecord(cs)) throw bad(csPath, cs);
+  checkNodeIds(cs.voters, field(csPath, "voters"));
+  checkNodeIds(cs.learners, field(csPath, "learners"));
+  if (!(value.data instanceof Uint8Array)) throw bad(field(path, "data"), value.data);
+}
+
+function checkNodeIds(value: unknown, path: Path): void {
+  if (!Array.isArray(value)) throw bad(path, value);
+  value.forEach((v, i) => {
+    if (!isNodeId(v)) throw bad(() => `${path()}[${i}]`, v);
+  });
+}
+
+/**
+ * A fresh copy of a checked message with only the known fields; byte fields become plain
+ * `Uint8Array`s of their own, detached from the receive buffer (msgpackr yields Buffer views).
+ */
+function copyMessage(m: Message): Message {
+  const msg: Message = {
     type: m.type,
     from: m.from,
     to: m.to,
     term: m.term,
     logTerm: m.logTerm,
     index: m.index,
-    entries: m.entries.map((e) => ({ term: e.term, index: e.index, type: e.type, data: e.data })),
+    entries: m.entries.length === 0 ? [] : m.entries.map(copyEntry),
     commit: m.commit,
     reject: m.reject,
     rejectHint: m.rejectHint,
   };
-  if (m.snapshot !== undefined) {
-    const { metadata, data } = m.snapshot;
-    wire.snapshot = {
-      metadata: {
-        index: metadata.index,
-        term: metadata.term,
-        confState: { voters: metadata.confState.voters, learners: metadata.confState.learners },
-      },
-      data,
-    };
-  }
-  if (m.context !== undefined) wire.context = m.context;
-  return wire;
+  if (m.snapshot !== undefined && m.snapshot !== null) msg.snapshot = copySnapshot(m.snapshot);
+  if (m.context !== undefined && m.context !== null) msg.context = new Uint8Array(m.context);
+  return msg;
 }
 
-function entry(value: unknown, path: string, copy: boolean): Entry {
-  const e = record(value, path);
-  const type = e.type;
-  if (typeof type !== "number" || !ENTRY_TYPES.has(type)) throw bad(`${path}.type`, type);
-  return {
-    term: count(e.term, `${path}.term`),
-    index: count(e.index, `${path}.index`),
-    type: type as EntryType,
-    data: bytes(e.data, `${path}.data`, copy),
-  };
+function copyEntry(e: Entry): Entry {
+  return { term: e.term, index: e.index, type: e.type, data: new Uint8Array(e.data) };
 }
 
-function snapshot(value: unknown, path: string, copy: boolean): Snapshot {
-  const s = record(value, path);
-  const meta = record(s.metadata, `${path}.metadata`);
-  const cs = record(meta.confState, `${path}.metadata.confState`);
-  const confState: ConfState = {
-    voters: nodeIds(cs.voters, `${path}.metadata.confState.voters`),
-    learners: nodeIds(cs.learners, `${path}.metadata.confState.learners`),
-  };
-  return {
-    metadata: {
-      index: count(meta.index, `${path}.metadata.index`),
-      term: count(meta.term, `${path}.metadata.term`),
-      confState,
-    },
-    data: bytes(s.data, `${path}.data`, copy),
-  };
+function copySnapshot(s: Snapshot): Snapshot {
+  const { index, term, confState } = s.metadata;
+  const cs: ConfState = { voters: [...confState.voters], learners: [...confState.learners] };
+  return { metadata: { index, term, confState: cs }, data: new Uint8Array(s.data) };
 }
 
-function record(value: unknown, path: string): Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Uint8Array) {
-    throw bad(path, value);
-  }
-  return value as Record<string, unknown>;
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return (
+    typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
+  );
 }
 
-function count(value: unknown, path: string): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) throw bad(path, value);
-  return value;
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
 
-function boolean(value: unknown, path: string): boolean {
-  if (typeof value !== "boolean") throw bad(path, value);
-  return value;
+function isNodeId(value: unknown): value is NodeId {
+  return typeof value === "string" && NODE_ID.test(value);
 }
 
-function nodeId(value: unknown, path: string): NodeId {
-  if (typeof value !== "string" || !NODE_ID.test(value)) throw bad(path, value);
-  return value;
+function badField(message: number, name: string, value: unknown): CodecError {
+  return bad(field(messagePath(message), name), value);
 }
 
-function nodeIds(value: unknown, path: string): NodeId[] {
-  if (!Array.isArray(value)) throw bad(path, value);
-  return value.map((v, i) => nodeId(v, `${path}[${i}]`));
-}
-
-function bytes(value: unknown, path: string, copy: boolean): Uint8Array {
-  if (!(value instanceof Uint8Array)) throw bad(path, value);
-  // A copy is detached from the receive buffer and a plain Uint8Array (msgpackr yields Buffers).
-  return copy ? new Uint8Array(value) : value;
-}
-
-function bad(path: string, value: unknown): CodecError {
+function bad(path: Path, value: unknown): CodecError {
   const shown = value instanceof Uint8Array ? `${value.byteLength} bytes` : JSON.stringify(value);
-  return new CodecError(`invalid ${path}: ${shown?.slice(0, 64) ?? String(value)}`);
+  return new CodecError(`invalid ${path()}: ${shown?.slice(0, 64) ?? String(value)}`);
 }

@@ -3,7 +3,7 @@
  * in a temp dir, free ports, start / kill -9 / restart of members, and small HTTP helpers.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, openSync, rmSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -143,7 +143,7 @@ export class TestCluster {
         : [process.execPath, [...nodeFlags(), "--import", "tsx", MAIN, ...flags]];
     const child = spawn(cmd, args, {
       cwd: ROOT,
-      stdio: ["ignore", "ignore", "pipe"],
+      stdio: ["ignore", memberStdout(m.name), "pipe"],
       env: { ...testEnv(), ...m.env },
     });
     m.stderr = "";
@@ -230,6 +230,15 @@ export class TestCluster {
  */
 function nodeFlags(): string[] {
   return (process.env.MEMBER_NODE_FLAGS ?? "").split(" ").filter((f) => f !== "");
+}
+
+/**
+ * Where a member's stdout goes: ignored, or appended to `<MEMBER_STDOUT_DIR>/<name>.out` when that
+ * variable is set (V8 prints --trace-gc and similar flags' output there).
+ */
+function memberStdout(name: string): "ignore" | number {
+  const dir = process.env.MEMBER_STDOUT_DIR;
+  return dir ? openSync(path.join(dir, `${name}.out`), "a") : "ignore";
 }
 
 function testEnv(): NodeJS.ProcessEnv {

@@ -35,7 +35,7 @@ export class Writer {
   }
   /** A non-negative safe integer as u64. @throws AssertionError otherwise */
   u64(v: number): void {
-    assert(Number.isSafeInteger(v) && v >= 0, `u64 field must be a non-negative safe integer, got ${v}`);
+    assert(Number.isSafeInteger(v) && v >= 0, "u64 field must be a non-negative safe integer, got %s", v);
     this.buf.writeUInt32LE(v % TWO_32, this.offset);
     this.buf.writeUInt32LE(Math.floor(v / TWO_32), this.offset + 4);
     this.offset += 8;
@@ -105,6 +105,6 @@ export class Reader {
 /** Bytes of a u16-length-prefixed UTF-8 string. @throws AssertionError when over 65535 bytes */
 export function str16Bytes(s: string): Buffer {
   const b = Buffer.from(s, "utf8");
-  assert(b.length <= 0xffff, `string of ${b.length} bytes does not fit a u16 length`);
+  assert(b.length <= 0xffff, "string of %s bytes does not fit a u16 length", b.length);
   return b;
 }

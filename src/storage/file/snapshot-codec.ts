@@ -43,7 +43,7 @@ export function encodeSnapshotMetadata(metadata: SnapshotMetadata): Buffer {
   const learners = metadata.confState.learners.map(str16Bytes);
   let bytes = 8 + 8 + 4 + 4;
   for (const b of [...voters, ...learners]) bytes += 2 + b.length;
-  assert(bytes <= MAX_SNAPSHOT_METADATA_BYTES, `snapshot metadata of ${bytes} bytes is too large`);
+  assert(bytes <= MAX_SNAPSHOT_METADATA_BYTES, "snapshot metadata of %s bytes is too large", bytes);
   const out = Buffer.alloc(bytes);
   const w = new Writer(out);
   w.u64(metadata.term);

@@ -70,7 +70,8 @@ export async function openFileStorage(dataDir: string, opts: FileStorageOptions 
   const segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
   assert(
     Number.isSafeInteger(segmentBytes) && segmentBytes > 0,
-    `segmentBytes must be > 0, got ${segmentBytes}`,
+    "segmentBytes must be > 0, got %s",
+    segmentBytes,
   );
   const paths = dataDirPaths(dataDir);
   const created = await mkdir(paths.wal, { recursive: true });

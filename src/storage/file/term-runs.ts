@@ -35,7 +35,7 @@ export class TermRuns {
       this.#starts.push(index);
       this.#terms.push(term);
     } else {
-      assert(index === this.#last + 1, `term runs: push ${index} after ${this.#last}`);
+      assert(index === this.#last + 1, "term runs: push %s after %s", index, this.#last);
       if (this.#terms.at(-1) !== term) {
         this.#starts.push(index);
         this.#terms.push(term);

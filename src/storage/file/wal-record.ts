@@ -55,7 +55,7 @@ export function encodeRecords(records: readonly WalRecord[]): Buffer {
   let total = 0;
   const sizes = records.map((r, i) => {
     const n = payloadBytes(r, votes[i]!);
-    assert(n <= MAX_RECORD_PAYLOAD_BYTES, `WAL record of ${n} bytes exceeds ${MAX_RECORD_PAYLOAD_BYTES}`);
+    assert(n <= MAX_RECORD_PAYLOAD_BYTES, "WAL record of %s bytes exceeds %s", n, MAX_RECORD_PAYLOAD_BYTES);
     total += RECORD_HEADER_BYTES + n;
     return n;
   });
