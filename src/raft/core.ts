@@ -31,6 +31,7 @@ import {
   type Message,
   MessageType,
   type NodeId,
+  type ReadState,
   type Ready,
   type Snapshot,
   type SoftState,
@@ -39,13 +40,9 @@ import {
 export type { RaftConfig, RaftInitialState, RaftLogger } from "./config.ts";
 export type { ProgressStatus, RaftStatus } from "./status.ts";
 
-function sameHardState(a: HardState, b: HardState): boolean {
-  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
-}
-
-function sameSoftState(a: SoftState, b: SoftState): boolean {
-  return a.leader === b.leader && a.role === b.role;
-}
+/** Empty arrays of a Ready without messages or read states (frozen: a Ready's arrays are read-only). */
+const NO_MESSAGES: readonly Message[] = Object.freeze([]);
+const NO_READ_STATES: readonly ReadState[] = Object.freeze([]);
 
 /** One Raft member: the pure state machine plus the Ready/advance hand-off. */
 export class RaftCore {
@@ -181,8 +178,12 @@ export class RaftCore {
       r.log.stableIndex < r.log.lastIndex() ||
       r.log.hasNextCommittedEntries() ||
       (r.role === "leader" && (r.needBcastAppend || r.needReadHeartbeat)) ||
-      !sameHardState(r.hardState(), this.prevHardState) ||
-      !sameSoftState(r.softState(), this.prevSoftState)
+      // Compared field by field: hasReady() runs on every pass of the ready loop and must not allocate.
+      r.term !== this.prevHardState.term ||
+      r.vote !== this.prevHardState.vote ||
+      r.log.committed !== this.prevHardState.commit ||
+      r.lead !== this.prevSoftState.leader ||
+      r.role !== this.prevSoftState.role
     );
   }
 
@@ -204,21 +205,22 @@ export class RaftCore {
     const rd: Ready = {
       entries: r.log.unstableEntries(),
       committedEntries: r.log.nextCommittedEntries(),
-      messages: r.msgs,
-      readStates: r.readStates,
+      messages: r.msgs.length > 0 ? r.msgs : (NO_MESSAGES as Message[]),
+      readStates: r.readStates.length > 0 ? r.readStates : (NO_READ_STATES as ReadState[]),
     };
-    r.msgs = [];
-    r.readStates = [];
+    // The Ready owns the arrays it hands out; when there was nothing, it gets a shared frozen empty
+    // array and Raft keeps its own (saves two allocations on most passes).
+    if (r.msgs.length > 0) r.msgs = [];
+    if (r.readStates.length > 0) r.readStates = [];
     if (r.log.pendingSnapshot) rd.snapshot = r.log.pendingSnapshot;
-    const ss = r.softState();
-    if (!sameSoftState(ss, this.prevSoftState)) {
-      rd.softState = ss;
-      this.prevSoftState = ss;
+    if (r.lead !== this.prevSoftState.leader || r.role !== this.prevSoftState.role) {
+      rd.softState = r.softState();
+      this.prevSoftState = rd.softState;
     }
-    const hs = r.hardState();
-    if (!sameHardState(hs, this.prevHardState)) {
-      rd.hardState = hs;
-      this.prevHardState = hs;
+    const prevHs = this.prevHardState;
+    if (r.term !== prevHs.term || r.vote !== prevHs.vote || r.log.committed !== prevHs.commit) {
+      rd.hardState = r.hardState();
+      this.prevHardState = rd.hardState;
     }
     if (rd.snapshot) {
       const first = rd.entries[0];

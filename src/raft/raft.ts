@@ -10,7 +10,14 @@ import { MAX_APPEND_BYTES, MAX_INFLIGHT_APPENDS, SNAPSHOT_CATCH_UP_ENTRIES } fro
 import { applyToConfState } from "./conf-change.ts";
 import type { RaftConfig, RaftInitialState, RaftLogger } from "./config.ts";
 import { type EntryId, RaftLog } from "./log.ts";
-import { isLocalMessage, MESSAGE_TYPES, type MessageFields, makeMessage, voteRespType } from "./message.ts";
+import {
+  isLocalMessage,
+  MESSAGE_TYPES,
+  type MessageFields,
+  makeMessage,
+  messageFrom,
+  voteRespType,
+} from "./message.ts";
 import type { Progress } from "./progress.ts";
 import { voteResult } from "./quorum.ts";
 import { type ReadIndexRequest, ReadOnly } from "./read-only.ts";
@@ -975,7 +982,7 @@ export class Raft {
    * dropped by a leader of a later term).
    */
   private send(fields: Omit<MessageFields, "from">): void {
-    const m = makeMessage({ term: this.term, ...fields, from: this.id });
+    const m = messageFrom(this.id, this.term, fields);
     assert(m.to !== this.id && m.to !== "", "raft: bad destination %s for %s", m.to, m.type);
     this.msgs.push(m);
   }

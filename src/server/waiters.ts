@@ -8,29 +8,50 @@ import { CairnError } from "../util/errors.ts";
 interface Pending<T> {
   resolve: (value: T) => void;
   reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
+  /** performance.now() at which the wait times out, in ms. */
+  deadlineMs: number;
+  timeoutMessage: string;
 }
 
 /**
+ * How often waits are checked for their deadline, in ms: a wait times out up to this much after its
+ * deadline. One sweep timer instead of a timer per wait keeps a request from allocating a Timeout.
+ */
+export const WAIT_SWEEP_INTERVAL_MS = 100;
+
+/**
  * Waiters keyed by an id (proposal sequence number). `wait` rejects with CairnError("timeout")
- * after `timeoutMs` ms.
+ * once `timeoutMs` ms have passed (checked every WAIT_SWEEP_INTERVAL_MS).
  */
 export class WaitRegistry<T> {
   private readonly pending = new Map<number, Pending<T>>();
+  /** Runs while any wait is pending (so, like a per-wait timer, it keeps the process alive). */
+  private sweepTimer: NodeJS.Timeout | null = null;
 
   get size(): number {
     return this.pending.size;
   }
 
-  /** Registers a waiter for `id`. @throws AssertionError-free: a second wait on the same id replaces nothing (ids are unique). */
+  /** Registers a waiter for `id` (ids are unique: a second wait on an id would replace the first). */
   wait(id: number, timeoutMs: number, timeoutMessage: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new CairnError("timeout", timeoutMessage));
-      }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+      this.pending.set(id, { resolve, reject, deadlineMs: performance.now() + timeoutMs, timeoutMessage });
+      this.sweepTimer ??= setInterval(() => this.sweep(), WAIT_SWEEP_INTERVAL_MS);
     });
+  }
+
+  /** Rejects every wait past its deadline; stops the sweep timer when none is left. */
+  private sweep(): void {
+    const now = performance.now();
+    for (const [id, p] of this.pending) {
+      if (p.deadlineMs > now) continue;
+      this.pending.delete(id);
+      p.reject(new CairnError("timeout", p.timeoutMessage));
+    }
+    if (this.pending.size === 0 && this.sweepTimer !== null) {
+      clearInterval(this.sweepTimer);
+      this.sweepTimer = null;
+    }
   }
 
   has(id: number): boolean {
@@ -42,7 +63,6 @@ export class WaitRegistry<T> {
     const p = this.pending.get(id);
     if (!p) return;
     this.pending.delete(id);
-    clearTimeout(p.timer);
     p.resolve(value);
   }
 
@@ -51,13 +71,19 @@ export class WaitRegistry<T> {
     const p = this.pending.get(id);
     if (!p) return;
     this.pending.delete(id);
-    clearTimeout(p.timer);
     p.reject(err);
   }
 
   /** Rejects every waiter with `err` (leader lost, node stopping). */
   rejectAll(err: Error): void {
     for (const id of [...this.pending.keys()]) this.reject(id, err);
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+  }
+
+  /** True while the sweep timer runs (for tests). */
+  get sweeping(): boolean {
+    return this.sweepTimer !== null;
   }
 }
 

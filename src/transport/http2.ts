@@ -206,7 +206,6 @@ export function createHttp2Transport(options: Http2TransportOptions): Http2Trans
 
     send(messages: Message[]) {
       if (stopped) return;
-      const byPeer = new Map<PeerSender, Message[]>();
       for (const m of messages) {
         const sender = admit(m);
         if (sender === null) continue;
@@ -216,11 +215,10 @@ export function createHttp2Transport(options: Http2TransportOptions): Http2Trans
           sender.sendSnapshot({ ...m, snapshot: { ...m.snapshot, data: new Uint8Array(0) } }, () => [inline]);
           continue;
         }
-        const list = byPeer.get(sender);
-        if (list === undefined) byPeer.set(sender, [m]);
-        else list.push(m);
+        sender.queueMessage(m);
       }
-      for (const [sender, list] of byPeer) sender.enqueue(list);
+      // Every peer's messages of this call go out together (one frame each when they fit).
+      for (const sender of senders.values()) sender.flush();
     },
 
     sendSnapshot(message: Message, data: () => SnapshotChunks) {

@@ -111,20 +111,20 @@ export class PeerSender {
   }
 
   /**
-   * Queues stream messages (not MsgSnap) and starts sending. Messages that do not fit the queue
-   * are dropped; if any was, onUnreachable is called once.
+   * Queues one stream message (not MsgSnap) without sending it yet: {@link flush} sends what is
+   * queued, so that messages queued together go out in one frame. A message that does not fit the
+   * queue is dropped and onUnreachable is called.
    */
-  enqueue(messages: readonly Message[]): void {
+  queueMessage(message: Message): void {
     if (this.closed) return;
-    let dropped = 0;
-    for (const m of messages) {
-      if (!this.queue.push(m)) dropped++;
-    }
-    if (dropped > 0) {
-      this.counters.droppedMessages += dropped;
-      this.log.debug({ dropped, queued: this.queue.length }, "peer queue full, dropping messages");
-      this.opts.onUnreachable();
-    }
+    if (this.queue.push(message)) return;
+    this.counters.droppedMessages++;
+    this.log.debug({ queued: this.queue.length }, "peer queue full, dropping a message");
+    this.opts.onUnreachable();
+  }
+
+  /** Starts sending what {@link queueMessage} queued (connecting first if needed). */
+  flush(): void {
     this.pump();
   }
 

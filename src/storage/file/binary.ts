@@ -12,6 +12,19 @@ export class DecodeError extends Error {
 
 const TWO_32 = 2 ** 32;
 
+/**
+ * Writes the non-negative safe integer `v` as a u64 at `offset` of `buf` (for encoders that write
+ * at known offsets without a {@link Writer}).
+ * @returns the offset after it
+ * @throws AssertionError when `v` is not a non-negative safe integer
+ */
+export function putU64(buf: Buffer, offset: number, v: number): number {
+  assert(Number.isSafeInteger(v) && v >= 0, "u64 field must be a non-negative safe integer, got %s", v);
+  buf.writeUInt32LE(v % TWO_32, offset);
+  buf.writeUInt32LE(Math.floor(v / TWO_32), offset + 4);
+  return offset + 8;
+}
+
 /** Sequential writer into a pre-sized Buffer. */
 export class Writer {
   offset: number;
@@ -35,10 +48,7 @@ export class Writer {
   }
   /** A non-negative safe integer as u64. @throws AssertionError otherwise */
   u64(v: number): void {
-    assert(Number.isSafeInteger(v) && v >= 0, "u64 field must be a non-negative safe integer, got %s", v);
-    this.buf.writeUInt32LE(v % TWO_32, this.offset);
-    this.buf.writeUInt32LE(Math.floor(v / TWO_32), this.offset + 4);
-    this.offset += 8;
+    this.offset = putU64(this.buf, this.offset, v);
   }
   bytes(b: Uint8Array): void {
     this.buf.set(b, this.offset);
@@ -107,4 +117,26 @@ export function str16Bytes(s: string): Buffer {
   const b = Buffer.from(s, "utf8");
   assert(b.length <= 0xffff, "string of %s bytes does not fit a u16 length", b.length);
   return b;
+}
+
+/**
+ * UTF-8 length of `s`, for writing it with {@link putStr16} without encoding it twice.
+ * @throws AssertionError when over 65535 bytes
+ */
+export function str16Length(s: string): number {
+  const n = Buffer.byteLength(s, "utf8");
+  assert(n <= 0xffff, "string of %s bytes does not fit a u16 length", n);
+  return n;
+}
+
+/**
+ * Writes `s` as a u16-length-prefixed UTF-8 string at `offset` of `buf`; `length` is its
+ * {@link str16Length}, and `buf` must have room for 2 + `length` bytes there.
+ * @returns the offset after it
+ */
+export function putStr16(buf: Buffer, offset: number, s: string, length: number): number {
+  buf.writeUInt16LE(length, offset);
+  const written = buf.write(s, offset + 2, length, "utf8");
+  assert(written === length, "string encoded to %s bytes, expected %s", written, length);
+  return offset + 2 + length;
 }

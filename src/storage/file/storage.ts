@@ -25,7 +25,6 @@ import { readMetadataFile, writeMetadataFile } from "./metadata.ts";
 import { type BrokenSnapshot, SnapshotDir, type StagedFile, type VerifiedSnapshot } from "./snapshot-dir.ts";
 import { TermRuns } from "./term-runs.ts";
 import { Wal } from "./wal.ts";
-import type { WalRecord } from "./wal-record.ts";
 
 /** Options of {@link openFileStorage}. */
 export interface FileStorageOptions {
@@ -56,6 +55,18 @@ class FileStagedSnapshot implements StagedSnapshot {
 /** The metadata of a verified snapshot as the Snapshot `load` returns (data empty: read it with readSnapshotData). */
 function metadataOnly(v: VerifiedSnapshot | null): Snapshot | null {
   return v === null ? null : { metadata: v.metadata, data: new Uint8Array(0) };
+}
+
+function ignore(): void {}
+
+/**
+ * `p` with a rejection handler attached, so that a caller that drops the promise of a call (say,
+ * one that throws between starting an append and awaiting it) causes no unhandled rejection. A
+ * failed write still fails every later call.
+ */
+function observed<T>(p: Promise<T>): Promise<T> {
+  p.catch(ignore);
+  return p;
 }
 
 /**
@@ -120,15 +131,23 @@ function brokenContext(broken: readonly BrokenSnapshot[]): string {
 
 /**
  * The file {@link RaftStorage} (see {@link openFileStorage}). Calls run one at a time in call
- * order. After an I/O error during a write every further call throws: the on-disk state is
+ * order (a call made while none is pending starts synchronously). After an I/O error during a write every further call throws: the on-disk state is
  * unknown and the process must restart (etcd panics; fsync errors are not retryable).
  */
 export class FileStorage implements RaftStorage {
   #closed = false;
   #failed: unknown = null;
-  #tail: Promise<unknown> = Promise.resolve();
+  /** True while a call runs (from its start to its end); calls made meanwhile wait in #waiting. */
+  #busy = false;
+  /** Wake-ups of the calls waiting for their turn, oldest first (see {@link #enter}). */
+  #waiting: (() => void)[] = [];
   /** The state found at open, handed out by the first load() unless a write came first. */
   #opened: PersistedState | null;
+  /**
+   * The stored log as the rules of src/storage/rules.ts see it: one object for the storage's
+   * lifetime, reading the current state, since every append checks against it.
+   */
+  readonly #view: StoredLogView;
 
   /** @internal use {@link openFileStorage} */
   constructor(
@@ -143,21 +162,75 @@ export class FileStorage implements RaftStorage {
     opened: PersistedState,
   ) {
     this.#opened = opened;
+    const storage = this;
+    this.#view = {
+      lastEntryIndex: () => terms.lastIndex,
+      termAt: (index) => terms.termAt(index),
+      get snapshotIndex() {
+        return storage.snapshot?.metadata.index ?? 0;
+      },
+      get snapshotTerm() {
+        return storage.snapshot?.metadata.term ?? 0;
+      },
+      get hardState() {
+        return storage.hardState;
+      },
+    };
   }
 
-  /** Runs `fn` after every earlier call; rejects when called after close() or after a failed write. */
+  /**
+   * Starts a call's turn: null when it may run now, else a promise resolving once every earlier
+   * call has completed. Each call that got its turn must end it with {@link #leave}.
+   *
+   * Calls run one at a time in call order: a call made while none runs starts at once
+   * (synchronously, up to its first await); otherwise it waits for its turn, which the running
+   * call hands to the oldest waiting one when it ends. Every call thus starts after all earlier
+   * ones have completed. Written out rather than as a promise chain because append runs for
+   * every Raft Ready: a call made while none runs allocates no promise or closure for its turn.
+   * @throws AssertionError after close()
+   */
+  #enter(): Promise<void> | null {
+    if (this.#closed) throw new AssertionError("storage is closed");
+    if (!this.#busy) {
+      this.#busy = true;
+      return null;
+    }
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  /** Ends the running call's turn: hands it to the oldest waiting call, if any. */
+  #leave(): void {
+    const next = this.#waiting.shift();
+    if (next === undefined) this.#busy = false;
+    else next();
+  }
+
+  /** @throws Error when an earlier write failed (the on-disk state is unknown) */
+  #checkNotFailed(): void {
+    if (this.#failed !== null) {
+      throw new Error(`file storage failed earlier and must be reopened: ${String(this.#failed)}`, {
+        cause: this.#failed,
+      });
+    }
+  }
+
+  /**
+   * Runs `fn` in its turn, after every earlier call; rejects when called after close() or after
+   * a failed write. The returned promise is {@link observed}.
+   */
   #run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.#closed) return Promise.reject(new AssertionError("storage is closed"));
-    const p = this.#tail.then(() => {
-      if (this.#failed !== null) {
-        throw new Error(`file storage failed earlier and must be reopened: ${String(this.#failed)}`, {
-          cause: this.#failed,
-        });
-      }
-      return fn();
-    });
-    this.#tail = p.catch(() => undefined);
-    return p;
+    return observed(this.#runNow(fn));
+  }
+
+  async #runNow<T>(fn: () => Promise<T>): Promise<T> {
+    const turn = this.#enter();
+    if (turn !== null) await turn;
+    try {
+      this.#checkNotFailed();
+      return await fn();
+    } finally {
+      this.#leave();
+    }
   }
 
   /** Runs an I/O step whose failure leaves the disk in an unknown state: marks the storage failed. */
@@ -168,16 +241,6 @@ export class FileStorage implements RaftStorage {
       this.#failed = err;
       throw err;
     }
-  }
-
-  #view(): StoredLogView {
-    return {
-      lastEntryIndex: () => this.terms.lastIndex,
-      termAt: (index) => this.terms.termAt(index),
-      snapshotIndex: this.snapshot?.metadata.index ?? 0,
-      snapshotTerm: this.snapshot?.metadata.term ?? 0,
-      hardState: this.hardState,
-    };
   }
 
   /**
@@ -204,35 +267,63 @@ export class FileStorage implements RaftStorage {
    * @throws AssertionError on a call breaking the rules of src/storage/rules.ts
    */
   append(hardState: HardState | null, entries: Entry[], sync = true): Promise<void> {
-    return this.#run(async () => {
-      const view = this.#view();
-      checkAppend(view, hardState, entries);
+    return observed(this.#append(hardState, entries, sync));
+  }
+
+  /**
+   * The body of {@link append}, in its turn: one async function rather than #run(#io(...)), since
+   * it runs for every Raft Ready and each level of async nesting costs promises and closures. Its
+   * synchronous steps are methods of their own, which keeps its suspended state small.
+   */
+  async #append(hardState: HardState | null, entries: Entry[], sync: boolean): Promise<void> {
+    const turn = this.#enter();
+    if (turn !== null) await turn;
+    try {
+      this.#checkNotFailed();
+      checkAppend(this.#view, hardState, entries);
       if (hardState === null && entries.length === 0) return;
-      const first = entries[0];
-      await this.#io(async () => {
-        const records: WalRecord[] = [];
+      try {
         let mustSync = sync;
         if (this.wal.needsRollover) {
-          await this.wal.rollover(first?.index ?? lastIndexOf(view) + 1);
-          if (hardState === null && this.hardState !== null)
-            records.push({ kind: "hardState", hardState: this.hardState });
+          await this.#rollover(entries, hardState);
           // The new segment's first hard state must be durable before a compaction may delete the
           // older segments holding the previous one (else the term and vote could be lost).
           mustSync = true;
         }
-        for (const entry of entries) records.push({ kind: "entry", entry });
-        if (hardState !== null) records.push({ kind: "hardState", hardState });
-        await this.wal.write(records, mustSync);
-      });
-      this.#opened = null;
-      if (first !== undefined) {
-        if (this.terms.lastIndex !== 0 && first.index > this.terms.lastIndex + 1) this.terms.clear();
-        else this.terms.truncateFrom(first.index);
-        for (const e of entries) this.terms.push(e.index, e.term);
+        await this.wal.writeAppend(entries, hardState, mustSync);
+      } catch (err) {
+        // As #io: the disk is in an unknown state.
+        this.#failed = err;
+        throw err;
       }
-      if (hardState !== null)
-        this.hardState = { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
-    });
+      this.#appended(hardState, entries);
+    } finally {
+      this.#leave();
+    }
+  }
+
+  /**
+   * Starts a new WAL segment for an append of `entries` and `hardState`. Unless the append
+   * carries a hard state, the new segment starts with the current one (queued unsynced: it goes
+   * out in the same write as the append's records).
+   */
+  async #rollover(entries: readonly Entry[], hardState: HardState | null): Promise<void> {
+    await this.wal.rollover(entries[0]?.index ?? lastIndexOf(this.#view) + 1);
+    if (hardState === null && this.hardState !== null)
+      await this.wal.write([{ kind: "hardState", hardState: this.hardState }], false);
+  }
+
+  /** Updates the state held in memory after `entries` and `hardState` were appended to the WAL. */
+  #appended(hardState: HardState | null, entries: readonly Entry[]): void {
+    this.#opened = null;
+    const first = entries[0];
+    if (first !== undefined) {
+      if (this.terms.lastIndex !== 0 && first.index > this.terms.lastIndex + 1) this.terms.clear();
+      else this.terms.truncateFrom(first.index);
+      for (const e of entries) this.terms.push(e.index, e.term);
+    }
+    if (hardState !== null)
+      this.hardState = { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
   }
 
   /**
@@ -255,7 +346,7 @@ export class FileStorage implements RaftStorage {
    */
   saveSnapshot(snapshot: Snapshot | StagedSnapshot): Promise<void> {
     return this.#run(async () => {
-      const discard = checkSnapshot(this.#view(), snapshot.metadata);
+      const discard = checkSnapshot(this.#view, snapshot.metadata);
       const { index, term } = snapshot.metadata;
       let staged: StagedFile;
       if ("data" in snapshot) {
@@ -293,7 +384,7 @@ export class FileStorage implements RaftStorage {
    */
   compact(index: number): Promise<void> {
     return this.#run(async () => {
-      checkCompact(this.#view(), index);
+      checkCompact(this.#view, index);
       const deleted = await this.#io(() => this.wal.deleteSegmentsThrough(index));
       this.#opened = null;
       this.terms.dropThrough(index);
@@ -325,7 +416,9 @@ export class FileStorage implements RaftStorage {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#tail;
+    // Take the last turn and keep it: no call can start after close().
+    if (this.#busy) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    this.#busy = true;
     await this.wal.close();
     await this.lock.release();
   }

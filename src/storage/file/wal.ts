@@ -12,12 +12,21 @@
 import fs from "node:fs";
 import { type FileHandle, open, readdir, readFile, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
+import type { Entry, HardState } from "../../raft/types.ts";
 import { assert } from "../../util/assert.ts";
 import { StorageCorruptError } from "../types.ts";
 import { fsyncDir, writeFully } from "./fsutil.ts";
 import { parseSegmentName, segmentName } from "./layout.ts";
 import type { StorageLogger } from "./logger.ts";
-import { encodeRecords, type WalRecord } from "./wal-record.ts";
+import {
+  encodeEntryRecord,
+  encodeHardStateRecord,
+  encodeRecord,
+  entryRecordBytes,
+  hardStateRecordBytes,
+  recordBytes,
+  type WalRecord,
+} from "./wal-record.ts";
 import { LogReplay } from "./wal-replay.ts";
 import { findValidRecordFrom, scanSegment } from "./wal-scan.ts";
 
@@ -36,17 +45,27 @@ const MAX_UNSYNCED_WAL_BYTES = 64 * 1024;
  */
 const SYNC_WRITE_MAX_BYTES = 64 * 1024;
 
+/**
+ * Initial size of the buffer that holds encoded records until they are written (Wal#unsynced):
+ * records that fit a synchronous write never need more, and a buffer grown for a bigger batch
+ * holds more than SYNC_WRITE_MAX_BYTES, so it goes out through the pool and is then dropped.
+ */
+const UNSYNCED_BUFFER_BYTES = SYNC_WRITE_MAX_BYTES;
+
+/** What a write with nothing to wait for returns: one settled promise, not a new one per call. */
+const RESOLVED: Promise<void> = Promise.resolve();
+
 /** fdatasync(2) of `fd` on the thread pool (the callback API: no FileHandle promise bookkeeping). */
 function fdatasync(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
 }
 
-/** Writes all of `data` at `position` with write(2), looping over short writes. */
-function writeFullySync(fd: number, data: Uint8Array, position: number): void {
+/** Writes the first `length` bytes of `data` at `position` with write(2), looping over short writes. */
+function writeFullySync(fd: number, data: Uint8Array, length: number, position: number): void {
   let done = 0;
-  while (done < data.length) {
-    const n = fs.writeSync(fd, data, done, data.length - done, position + done);
-    if (n <= 0) throw new Error(`short write: ${done} of ${data.length} bytes`);
+  while (done < length) {
+    const n = fs.writeSync(fd, data, done, length - done, position + done);
+    if (n <= 0) throw new Error(`short write: ${done} of ${length} bytes`);
     done += n;
   }
 }
@@ -80,8 +99,12 @@ export class Wal {
   #active: FileHandle | null;
   /** Bytes of records in the last segment file (where the next record goes). */
   #activeBytes: number;
-  /** Encoded records written without sync and not yet in the file (see {@link write}). */
-  #unsynced: Buffer[] = [];
+  /**
+   * Encoded records not yet in the file, at [0, #unsyncedBytes): those written without sync wait
+   * here for the next write (see {@link write}). One buffer reused by every write (grown when a
+   * batch does not fit), so a write allocates no buffer and queued records need no concatenation.
+   */
+  #unsynced: Buffer = Buffer.allocUnsafe(UNSYNCED_BUFFER_BYTES);
   #unsyncedBytes = 0;
 
   private constructor(
@@ -204,36 +227,121 @@ export class Wal {
 
   /**
    * Appends `records` to the last segment. With `sync` (the default): one write of every record
-   * still held unsynced followed by these, then one fdatasync; they are durable on return.
-   * Without: the records are only queued in memory (up to MAX_UNSYNCED_WAL_BYTES, then written
-   * to the OS) and go out in order with the next write; a crash may lose them, which is what
-   * RaftStorage.append allows for a commit-only hard state.
+   * still held unsynced followed by these, then one fdatasync; they are durable when the returned
+   * promise resolves. Without: the records are only queued in memory (up to
+   * MAX_UNSYNCED_WAL_BYTES, then written to the OS) and go out in order with the next write; a
+   * crash may lose them, which is what RaftStorage.append allows for a commit-only hard state.
+   * Nothing is queued when encoding fails (the returned promise rejects).
    */
-  async write(records: readonly WalRecord[], sync = true): Promise<void> {
+  write(records: readonly WalRecord[], sync = true): Promise<void> {
+    try {
+      const seg = this.#lastSegment();
+      let bytes = 0;
+      for (const r of records) bytes += recordBytes(r);
+      const start = this.#reserve(bytes);
+      let at = start;
+      for (const r of records) at = encodeRecord(this.#unsynced, at, r);
+      assert(at === start + bytes, "WAL records of %s bytes encoded to %s", bytes, at - start);
+      this.#unsyncedBytes = at;
+      seg.maxEntryIndex = maxEntryIndexOf(records, seg.maxEntryIndex);
+      return this.#finishWrite(sync);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Appends the records of a RaftStorage.append: `entries`, then `hardState` unless null. The
+   * same as {@link write} of those records, without building WalRecord objects (this runs for
+   * every Raft Ready).
+   */
+  writeAppend(entries: readonly Entry[], hardState: HardState | null, sync: boolean): Promise<void> {
+    try {
+      const seg = this.#lastSegment();
+      let bytes = hardState === null ? 0 : hardStateRecordBytes(hardState);
+      for (const e of entries) bytes += entryRecordBytes(e);
+      const start = this.#reserve(bytes);
+      let at = start;
+      let maxIndex = seg.maxEntryIndex;
+      for (const e of entries) {
+        at = encodeEntryRecord(this.#unsynced, at, e);
+        if (e.index > maxIndex) maxIndex = e.index;
+      }
+      if (hardState !== null) at = encodeHardStateRecord(this.#unsynced, at, hardState);
+      assert(at === start + bytes, "WAL records of %s bytes encoded to %s", bytes, at - start);
+      this.#unsyncedBytes = at;
+      seg.maxEntryIndex = maxIndex;
+      return this.#finishWrite(sync);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  #lastSegment(): Segment {
     const seg = this.#segments.at(-1);
     assert(this.#active !== null && seg !== undefined, "WAL has no open segment");
-    const buf = encodeRecords(records);
-    seg.maxEntryIndex = maxEntryIndexOf(records, seg.maxEntryIndex);
-    this.#unsynced.push(buf);
-    this.#unsyncedBytes += buf.length;
-    if (sync) {
-      await this.flush();
-      await fdatasync(this.#active.fd);
-    } else if (this.#unsyncedBytes >= MAX_UNSYNCED_WAL_BYTES) {
-      await this.flush();
+    return seg;
+  }
+
+  /**
+   * Makes room for `bytes` more bytes after the records held in memory, growing the buffer when
+   * needed. @returns the offset where they go
+   */
+  #reserve(bytes: number): number {
+    const at = this.#unsyncedBytes;
+    if (at + bytes > this.#unsynced.length) {
+      const grown = Buffer.allocUnsafe(Math.max(at + bytes, 2 * this.#unsynced.length));
+      this.#unsynced.copy(grown, 0, 0, at);
+      this.#unsynced = grown;
     }
+    return at;
+  }
+
+  /**
+   * The end of a write whose records were just queued: with `sync`, writes the queue out and
+   * returns the fdatasync that follows; without, writes it out only past MAX_UNSYNCED_WAL_BYTES.
+   * Not an async function: in the usual case it returns the fdatasync promise itself, or a
+   * shared settled one, and allocates no other promise.
+   * @throws the error of a synchronous write
+   */
+  #finishWrite(sync: boolean): Promise<void> {
+    if (sync) {
+      const fd = this.#active!.fd;
+      const writing = this.#writeOut();
+      return writing === null ? fdatasync(fd) : writing.then(() => fdatasync(fd));
+    }
+    if (this.#unsyncedBytes >= MAX_UNSYNCED_WAL_BYTES) return this.#writeOut() ?? RESOLVED;
+    return RESOLVED;
+  }
+
+  /**
+   * Writes the records held in memory to the last segment file (no fdatasync): with one
+   * synchronous write(2) when they fit SYNC_WRITE_MAX_BYTES, returning null; else through the
+   * thread pool, returning that write's promise.
+   * @throws the error of a synchronous write
+   */
+  #writeOut(): Promise<void> | null {
+    const h = this.#active;
+    const n = this.#unsyncedBytes;
+    if (n === 0 || h === null) return null;
+    this.#unsyncedBytes = 0;
+    if (n > SYNC_WRITE_MAX_BYTES) return this.#writeOutAsync(h, n);
+    writeFullySync(h.fd, this.#unsynced, n, this.#activeBytes);
+    this.#activeBytes += n;
+    return null;
+  }
+
+  async #writeOutAsync(h: FileHandle, n: number): Promise<void> {
+    const data = this.#unsynced.subarray(0, n);
+    // The next records go to a fresh buffer: this one is in use until the write ends (and may have grown).
+    this.#unsynced = Buffer.allocUnsafe(UNSYNCED_BUFFER_BYTES);
+    await writeFully(h, data, this.#activeBytes);
+    this.#activeBytes += n;
   }
 
   /** Writes the records held in memory to the last segment file (no fdatasync). */
   async flush(): Promise<void> {
-    const h = this.#active;
-    if (this.#unsynced.length === 0 || h === null) return;
-    const buf = this.#unsynced.length === 1 ? this.#unsynced[0]! : Buffer.concat(this.#unsynced);
-    this.#unsynced = [];
-    this.#unsyncedBytes = 0;
-    if (buf.length <= SYNC_WRITE_MAX_BYTES) writeFullySync(h.fd, buf, this.#activeBytes);
-    else await writeFully(h, buf, this.#activeBytes);
-    this.#activeBytes += buf.length;
+    await this.#writeOut();
   }
 
   /** Bytes of the WAL: older segment files whole, the last one up to its last record (not its preallocated space). */
