@@ -5,6 +5,7 @@
  * (chunked HTTP/1.1, HTTP/2 without content-length) is streamed and its bytes counted, so it
  * stops at the limit.
  */
+import type { IncomingHttpHeaders } from "node:http";
 import type { Context } from "hono";
 import { CairnError, invalidArgument } from "../util/errors.ts";
 import { locateJsonError } from "./json-locate.ts";
@@ -16,25 +17,46 @@ function tooLarge(bytes: number | string, maxRequestBytes: number): CairnError {
   );
 }
 
+/** Request headers as Node parsed them, when @hono/node-server serves the request (c.env.incoming). */
+function nodeHeaders(c: Context): IncomingHttpHeaders | undefined {
+  return (c.env as { incoming?: { headers?: IncomingHttpHeaders } } | undefined)?.incoming?.headers;
+}
+
+/**
+ * Whether the body can be read through the runtime's buffered fast path: a Content-Length (within
+ * the limit) and no Transfer-Encoding. HTTP/1.1 framing and nghttp2 (HTTP/2) both hold the body to
+ * its Content-Length, so the buffered read (@hono/node-server reads the socket without web
+ * streams) is safe; the count is checked again anyway. The headers are read from Node's parsed
+ * header object when there is one (what c.req.header would answer there, without building a
+ * lookup over the raw headers per request).
+ * @throws CairnError "payload_too_large" when Content-Length exceeds the limit
+ */
+function bufferedRead(c: Context, maxRequestBytes: number): boolean {
+  const headers = nodeHeaders(c);
+  const declared = headers ? headers["content-length"] : c.req.header("content-length");
+  if (declared === undefined) return false;
+  const length = Number(declared);
+  if (length > maxRequestBytes) throw tooLarge(declared, maxRequestBytes);
+  const transferEncoding = headers ? headers["transfer-encoding"] : c.req.header("transfer-encoding");
+  return Number.isSafeInteger(length) && transferEncoding === undefined;
+}
+
 /**
  * Reads the whole request body into a fresh Uint8Array.
  * @param maxRequestBytes most bytes accepted
  * @throws CairnError "payload_too_large" when Content-Length or the received bytes exceed it
  */
 export async function readBodyBytes(c: Context, maxRequestBytes: number): Promise<Uint8Array> {
-  const declared = c.req.header("content-length");
-  if (declared !== undefined) {
-    const length = Number(declared);
-    if (length > maxRequestBytes) throw tooLarge(declared, maxRequestBytes);
-    if (Number.isSafeInteger(length) && c.req.header("transfer-encoding") === undefined) {
-      // HTTP/1.1 framing and nghttp2 (HTTP/2) both hold the body to its Content-Length, so the
-      // runtime's buffered read (@hono/node-server reads the socket without web streams) is safe;
-      // the count is checked again anyway.
-      const bytes = new Uint8Array(await c.req.raw.arrayBuffer());
-      if (bytes.byteLength > maxRequestBytes) throw tooLarge(bytes.byteLength, maxRequestBytes);
-      return bytes;
-    }
+  if (bufferedRead(c, maxRequestBytes)) {
+    const bytes = new Uint8Array(await c.req.raw.arrayBuffer());
+    if (bytes.byteLength > maxRequestBytes) throw tooLarge(bytes.byteLength, maxRequestBytes);
+    return bytes;
   }
+  return readStreamed(c, maxRequestBytes);
+}
+
+/** The body without a usable Content-Length (chunked HTTP/1.1, HTTP/2 without one), counted as it arrives. */
+async function readStreamed(c: Context, maxRequestBytes: number): Promise<Uint8Array> {
   const body = c.req.raw.body;
   if (body === null) return new Uint8Array(0);
   const reader = body.getReader();
@@ -73,11 +95,28 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  *   reads an empty body as the empty message (grpc-gateway ignores io.EOF), so /v3 passes `{}`.
  * @returns the parsed value (unknown: validate it with a schema)
  * @throws CairnError "payload_too_large" over `maxRequestBytes`
+ * @throws CairnError "invalid_argument" as {@link parseJsonBody}
+ */
+export async function readJsonBody(c: Context, maxRequestBytes: number, emptyAs?: object): Promise<unknown> {
+  // readBodyBytes inlined: the buffered body is decoded from the ArrayBuffer itself (no view, no
+  // second async frame per request).
+  let bytes: ArrayBuffer | Uint8Array;
+  if (bufferedRead(c, maxRequestBytes)) {
+    bytes = await c.req.raw.arrayBuffer();
+    if (bytes.byteLength > maxRequestBytes) throw tooLarge(bytes.byteLength, maxRequestBytes);
+  } else {
+    bytes = await readStreamed(c, maxRequestBytes);
+  }
+  return parseJsonBody(bytes, emptyAs);
+}
+
+/**
+ * Parses a JSON request body already read (the second half of {@link readJsonBody}).
+ * @param emptyAs see {@link readJsonBody}
  * @throws CairnError "invalid_argument" when the body is empty, not UTF-8 or not JSON; the message
  *   names line and column, and details carry `line` and `column`
  */
-export async function readJsonBody(c: Context, maxRequestBytes: number, emptyAs?: object): Promise<unknown> {
-  const bytes = await readBodyBytes(c, maxRequestBytes);
+export function parseJsonBody(bytes: ArrayBuffer | Uint8Array, emptyAs?: object): unknown {
   let text: string;
   try {
     text = decoder.decode(bytes);

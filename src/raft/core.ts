@@ -136,6 +136,16 @@ export class RaftCore {
     this.raft.step(makeMessage({ type: MessageType.TransferLeader, from: id, to: id, context }));
   }
 
+  /** Current term (§5.1); the same as status().term without building a status. */
+  get term(): number {
+    return this.raft.term;
+  }
+
+  /** Commit index (§5.3); the same as status().commit without building a status. */
+  get commitIndex(): number {
+    return this.raft.log.committed;
+  }
+
   /** The leader's transferee while a leadership transfer is in progress, "" otherwise. */
   get leadTransferee(): NodeId {
     return this.raft.leadTransferee;

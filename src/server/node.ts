@@ -209,7 +209,7 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
       heartbeatIntervalMs: opts.heartbeatIntervalMs,
       propose: (command) => this.proposeCommand(command),
       isLeader: () => this.softState.role === "leader",
-      commitIndex: () => this.raft.status().commit,
+      commitIndex: () => this.raft.commitIndex,
       appliedIndex: () => this.appliedIndex,
       assertRunning: () => this.assertRunning(),
       logger: opts.logger,
@@ -515,7 +515,7 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
     return {
       clusterId: this.opts.clusterId,
       memberId: this.opts.memberId,
-      raftTerm: this.raft.status().term,
+      raftTerm: this.raft.term,
     };
   }
 
@@ -759,7 +759,7 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
    */
   private maybePromoteLessor(entryTerm: number): void {
     if (this.softState.role !== "leader" || this.lessor.isPrimary) return;
-    if (entryTerm !== this.raft.status().term) return;
+    if (entryTerm !== this.raft.term) return;
     this.lessor.promote(this.clock(), this.opts.electionTimeoutMs, this.kv.leases());
     this.opts.logger.info(
       { leases: this.lessor.size, extendMs: this.opts.electionTimeoutMs },

@@ -20,8 +20,9 @@ import {
   type RangeFilters,
 } from "../codec/v3.ts";
 import type { ApiDeps } from "../deps.ts";
+import { jsonOk } from "../json-response.ts";
 import { checkRawTxnDepth, checkTxnRequest } from "../txn-check.ts";
-import { compactionSchema, deleteRangeSchema, putSchema, rangeSchema, txnSchema } from "./v3-kv.schema.ts";
+import { compactionSchema, deleteRangeSchema, parsePut, rangeSchema, txnSchema } from "./v3-kv.schema.ts";
 
 /** An empty body is the empty protobuf message on etcd's gateway. */
 const EMPTY_MESSAGE = Object.freeze({});
@@ -52,17 +53,17 @@ async function range(c: Context, deps: ApiDeps): Promise<Response> {
   const consistency = serializable ? "serializable" : "linearizable";
   if (!filters || req.countOnly) {
     const resp = await deps.kv.range(req, consistency);
-    return c.json(encodeRange(deps.kv.header(), resp));
+    return jsonOk(encodeRange(deps.kv.header(), resp));
   }
   const limit = req.limit;
   const resp = await deps.kv.range({ ...req, limit: 0 }, consistency);
-  return c.json(encodeRange(deps.kv.header(), applyFilters(resp, filters, limit)));
+  return jsonOk(encodeRange(deps.kv.header(), applyFilters(resp, filters, limit)));
 }
 
 async function put(c: Context, deps: ApiDeps): Promise<Response> {
-  const req = decodePut(putSchema.parse(await readJsonBody(c, deps.maxRequestBytes, EMPTY_MESSAGE)));
+  const req = decodePut(parsePut(await readJsonBody(c, deps.maxRequestBytes, EMPTY_MESSAGE)));
   const resp = await deps.kv.put(req);
-  return c.json(encodePut(deps.kv.header(), resp));
+  return jsonOk(encodePut(deps.kv.header(), resp));
 }
 
 async function deleteRange(c: Context, deps: ApiDeps): Promise<Response> {
@@ -70,7 +71,7 @@ async function deleteRange(c: Context, deps: ApiDeps): Promise<Response> {
     deleteRangeSchema.parse(await readJsonBody(c, deps.maxRequestBytes, EMPTY_MESSAGE)),
   );
   const resp = await deps.kv.deleteRange(req);
-  return c.json(encodeDeleteRange(deps.kv.header(), resp));
+  return jsonOk(encodeDeleteRange(deps.kv.header(), resp));
 }
 
 async function txn(c: Context, deps: ApiDeps): Promise<Response> {
@@ -79,7 +80,7 @@ async function txn(c: Context, deps: ApiDeps): Promise<Response> {
   const { req, serializable } = decodeTxn(txnSchema.parse(raw));
   checkTxnRequest(req, "etcdserver: ");
   const resp = await deps.kv.txn(req, serializable ? "serializable" : "linearizable");
-  return c.json(encodeTxn(deps.kv.header(), resp));
+  return jsonOk(encodeTxn(deps.kv.header(), resp));
 }
 
 async function compaction(c: Context, deps: ApiDeps): Promise<Response> {
@@ -87,7 +88,7 @@ async function compaction(c: Context, deps: ApiDeps): Promise<Response> {
     compactionSchema.parse(await readJsonBody(c, deps.maxRequestBytes, EMPTY_MESSAGE)),
   );
   const resp = await deps.kv.compact(req);
-  return c.json(encodeCompaction(deps.kv.header(), resp.header.revision));
+  return jsonOk(encodeCompaction(deps.kv.header(), resp.header.revision));
 }
 
 /** Registers the five POST /v3/kv/* routes on `app`. */
