@@ -386,12 +386,12 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
     return this.kv.range(req);
   }
 
-  async put(req: PutRequest): Promise<PutResponse> {
-    return (await this.proposeCommand({ op: "put", req })) as PutResponse;
+  put(req: PutRequest): Promise<PutResponse> {
+    return this.proposeCommand({ op: "put", req }) as Promise<PutResponse>;
   }
 
-  async deleteRange(req: DeleteRangeRequest): Promise<DeleteRangeResponse> {
-    return (await this.proposeCommand({ op: "deleteRange", req })) as DeleteRangeResponse;
+  deleteRange(req: DeleteRangeRequest): Promise<DeleteRangeResponse> {
+    return this.proposeCommand({ op: "deleteRange", req }) as Promise<DeleteRangeResponse>;
   }
 
   async txn(req: TxnRequest, consistency: ReadConsistency = "linearizable"): Promise<TxnResponse> {
@@ -406,8 +406,8 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
     return this.kv.revision;
   }
 
-  async compact(req: CompactionRequest): Promise<CompactionResponse> {
-    return (await this.proposeCommand({ op: "compact", req })) as CompactionResponse;
+  compact(req: CompactionRequest): Promise<CompactionResponse> {
+    return this.proposeCommand({ op: "compact", req }) as Promise<CompactionResponse>;
   }
 
   // ---- LeaseService -------------------------------------------------------------------------
@@ -521,16 +521,30 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
 
   // ---- proposals and reads --------------------------------------------------------------------
 
-  private async proposeCommand(command: Command): Promise<CommandResult> {
+  private proposeCommand(command: Command): Promise<CommandResult> {
     return this.propose({ kind: ProposalKind.Kv, origin: this.opts.memberId, seq: ++this.seq, command });
   }
 
-  private async propose(p: Proposal): Promise<CommandResult> {
-    this.assertRunning();
-    if (this.proposals.size >= MAX_PENDING_PROPOSALS) {
-      throw new CairnError("too_many_requests", "etcdserver: too many requests");
+  /**
+   * Proposes `p` and resolves with its result once applied. Not an async function: with a leader
+   * known (nearly always) it adds no promise of its own to the one the proposal resolves, since
+   * every write goes through here. Errors are rejections, never synchronous throws.
+   */
+  private propose(p: Proposal): Promise<CommandResult> {
+    try {
+      this.assertRunning();
+      if (this.proposals.size >= MAX_PENDING_PROPOSALS) {
+        throw new CairnError("too_many_requests", "etcdserver: too many requests");
+      }
+      if (this.softState.leader) return this.proposeNow(p);
+      return this.waitForLeader().then(() => this.proposeNow(p));
+    } catch (err) {
+      return Promise.reject(err);
     }
-    await this.waitForLeader();
+  }
+
+  /** {@link propose} once a leader is known. */
+  private proposeNow(p: Proposal): Promise<CommandResult> {
     const done = this.proposals.wait(p.seq, REQUEST_TIMEOUT_MS, "etcdserver: request timed out");
     try {
       this.raft.propose([encodeProposal(p)]);
