@@ -3,6 +3,7 @@
  * gateway requests for them. Defaults follow etcd's `benchmark` tool (tools/benchmark:
  * --key-size=8 --val-size=256); the key space is 256 distinct keys.
  */
+import { seededRandom } from "../src/util/random.ts";
 
 /** The three measured operations, all on etcd's JSON gateway (etcd 3.4 grpc-gateway paths). */
 export type Operation = "put" | "range-linearizable" | "range-serializable";
@@ -66,7 +67,7 @@ export function makeWorkload(opts: WorkloadOptions = {}): Workload {
   if (!Number.isInteger(valueSizeBytes) || valueSizeBytes < 1 || valueSizeBytes > 1024 * 1024) {
     throw new Error(`value size must be 1..1048576 bytes, got ${valueSizeBytes}`);
   }
-  const random = mulberry32(0x5eed);
+  const random = seededRandom(0x5eed);
   const w: Workload = {
     keyCount,
     keySizeBytes,
@@ -89,16 +90,4 @@ export function makeWorkload(opts: WorkloadOptions = {}): Workload {
     w.rangeSerializableBodies.push(Buffer.from(JSON.stringify({ key: k64, serializable: true })));
   }
   return w;
-}
-
-/** mulberry32: a small seeded PRNG returning floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -8,18 +8,10 @@ import { parseJsonBody } from "../../../src/api/body.ts";
 import { fromZodError } from "../../../src/api/errors.ts";
 import { parsePut, putSchema } from "../../../src/api/routes/v3-kv.schema.ts";
 import { CairnError } from "../../../src/util/errors.ts";
+import { seededRandom } from "../../../src/util/random.ts";
 
-/** Deterministic PRNG (mulberry32), so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG, so a failure reproduces. */
+const rng = seededRandom;
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
