@@ -208,12 +208,13 @@ export class PeerServer {
     stream.respond({ ":status": 200, ...this.identityHeaders() });
     const decoder = new FrameDecoder(MAX_STREAM_FRAME_BYTES);
     let broken = false;
+    const onFrame = (frame: Buffer) => {
+      for (const message of decodeMessages(frame)) this.deliver(message, from);
+    };
     stream.on("data", (chunk: Buffer) => {
       if (broken) return;
       try {
-        decoder.push(chunk, (frame) => {
-          for (const message of decodeMessages(frame)) this.deliver(message, from);
-        });
+        decoder.push(chunk, onFrame);
       } catch (err) {
         if (!(err instanceof FrameTooLargeError || err instanceof CodecError)) throw err;
         broken = true;

@@ -62,7 +62,9 @@ export class FrameDecoder {
    */
   push(chunk: Uint8Array, onFrame: (payload: Buffer) => void): void {
     if (chunk.byteLength > 0) {
-      this.chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      this.chunks.push(
+        Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+      );
       this.bufferedBytes += chunk.byteLength;
     }
     for (;;) {
