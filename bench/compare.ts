@@ -1,8 +1,9 @@
 /**
- * Cairn next to a real etcd, in one run: start a three-member etcd 3.4, run every level of put /
- * range-linearizable / range-serializable against its leader through the JSON gateway, stop it;
- * then the same for a three-member Cairn; print one table and the verdict on Cairn's target
- * (put throughput at 1 and 64 clients ≥ etcd's, p99 no worse).
+ * Cairn next to a real etcd, in one run: start a three-member etcd 3.4 and a three-member Cairn,
+ * run every level of put / range-linearizable / range-serializable against each leader through
+ * the JSON gateway, the two systems level by level in alternating order (see benchTargets); print
+ * one table and the verdict on Cairn's target (put throughput at 1 and 64 clients ≥ etcd's, p99
+ * no worse).
  *
  *   npm run bench -- [--duration-ms 5000] [--levels 1,16,64,256] [--only etcd|cairn] [--json out.json]
  *
@@ -89,23 +90,29 @@ function parseOptions(): CompareOptions {
 const OP_WARMUP_CLIENTS = 16;
 
 /**
- * Runs every operation × level against one target, printing progress on stderr. Each operation
- * first runs unrecorded for `opWarmupMs` (a server is measured warm, as it runs in production:
- * Node's JIT optimizes the hot paths only after thousands of calls; etcd gets the same warm-up).
+ * Runs every operation × level against every target, interleaved: for each operation, each
+ * target first runs it unrecorded for `opWarmupMs` (a server is measured warm, as it runs in
+ * production: Node's JIT optimizes the hot paths only after thousands of calls; etcd gets the
+ * same warm-up); then each level runs on every target back to back, the order alternating from
+ * level to level. On a shared machine whose speed drifts over minutes, this measures both systems
+ * under the same conditions, where one system after the other would hand the drift to one side.
  */
-async function benchTarget(
-  target: LoadTarget,
+async function benchTargets(
+  targets: LoadTarget[],
   ops: Operation[],
   levels: number[],
   base: Omit<LevelOptions, "clients">,
   w: Workload,
   opWarmupMs: number,
 ): Promise<LevelResult[]> {
-  process.stderr.write(`${target.name}: writing ${w.keyCount} keys...\n`);
-  await populate(target.endpoints[0]!, w);
+  for (const target of targets) {
+    process.stderr.write(`${target.name}: writing ${w.keyCount} keys...\n`);
+    await populate(target.endpoints[0]!, w);
+  }
   const results: LevelResult[] = [];
+  let turn = 0;
   for (const op of ops) {
-    if (opWarmupMs > 0) {
+    for (const target of opWarmupMs > 0 ? targets : []) {
       process.stderr.write(`${target.name} ${op}: warming up for ${opWarmupMs} ms (not recorded)...\n`);
       await runLevel(
         target,
@@ -115,13 +122,16 @@ async function benchTarget(
       );
     }
     for (const clients of levels) {
-      if (isShuttingDown()) throw new Error("interrupted");
-      const r = await runLevel(target, op, { ...base, clients }, w);
-      process.stderr.write(
-        `${target.name} ${op} clients=${clients}: ${r.requestsPerSecond.toFixed(0)} req/s, ` +
-          `p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms${r.errors ? `, ${r.errors} ERRORS` : ""}\n`,
-      );
-      results.push(r);
+      const order = turn++ % 2 === 0 ? targets : [...targets].reverse();
+      for (const target of order) {
+        if (isShuttingDown()) throw new Error("interrupted");
+        const r = await runLevel(target, op, { ...base, clients }, w);
+        process.stderr.write(
+          `${target.name} ${op} clients=${clients}: ${r.requestsPerSecond.toFixed(0)} req/s, ` +
+            `p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms${r.errors ? `, ${r.errors} ERRORS` : ""}\n`,
+        );
+        results.push(r);
+      }
     }
   }
   return results;
@@ -167,62 +177,57 @@ async function main(): Promise<number> {
     `disk (${disk.dir}): 512 B write + fdatasync p50 ${disk.p50Ms.toFixed(3)} ms, p99 ${disk.p99Ms.toFixed(3)} ms\n`,
   );
 
-  if (o.only !== "cairn") {
-    const bin = findEtcd();
-    if (!bin) {
-      const reason = "etcd is not installed; install it with: apt-get install -y etcd-server";
-      process.stderr.write(`${reason}\n${o.only === "etcd" ? "" : "Running Cairn only.\n"}`);
-      skipped.push({ target: "etcd", reason, failure: o.only === "etcd" });
-    } else {
-      etcdVer = etcdVersion(bin);
-      try {
-        process.stderr.write(
-          `etcd ${etcdVer}: starting 3 members (peer ${o.peerTls ? "mTLS" : "plain HTTP"})...\n`,
-        );
-        const etcd = await startEtcdCluster({ peerTls: o.peerTls, etcdBin: bin });
+  // Both clusters run for the whole measurement (an idle one only exchanges heartbeats).
+  const stops: (() => Promise<void>)[] = [];
+  const targets: LoadTarget[] = [];
+  try {
+    if (o.only !== "cairn") {
+      const bin = findEtcd();
+      if (!bin) {
+        const reason = "etcd is not installed; install it with: apt-get install -y etcd-server";
+        process.stderr.write(`${reason}\n${o.only === "etcd" ? "" : "Running Cairn only.\n"}`);
+        skipped.push({ target: "etcd", reason, failure: o.only === "etcd" });
+      } else {
+        etcdVer = etcdVersion(bin);
         try {
-          const target = {
-            name: "etcd",
-            endpoints: endpointsOf(
-              etcd.leader.clientUrl,
-              etcd.members.map((m) => m.clientUrl),
-              o.endpoints,
-            ),
-          };
-          results.push(...(await benchTarget(target, ops, levels, base, w, opWarmupMs)));
-        } finally {
-          await etcd.stop();
+          process.stderr.write(
+            `etcd ${etcdVer}: starting 3 members (peer ${o.peerTls ? "mTLS" : "plain HTTP"})...\n`,
+          );
+          const etcd = await startEtcdCluster({ peerTls: o.peerTls, etcdBin: bin });
+          stops.push(() => etcd.stop());
+          const urls = etcd.members.map((m) => m.clientUrl);
+          targets.push({ name: "etcd", endpoints: endpointsOf(etcd.leader.clientUrl, urls, o.endpoints) });
+        } catch (err) {
+          const reason = err instanceof Error ? err.message : String(err);
+          process.stderr.write(`etcd did not start: ${reason}\n`);
+          skipped.push({ target: "etcd", reason, failure: true });
         }
+      }
+    }
+    if (o.only !== "etcd" && !isShuttingDown()) {
+      try {
+        process.stderr.write(`cairn: starting 3 members on ${o.cairnRuntime} (peer mTLS)...\n`);
+        const cairn = await startCairnCluster({ runtime: o.cairnRuntime });
+        stops.push(() => cairn.stop());
+        const urls = cairn.members.map((m) => m.clientUrl);
+        targets.push({ name: "cairn", endpoints: endpointsOf(cairn.leader.clientUrl, urls, o.endpoints) });
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
-        process.stderr.write(`etcd run failed: ${reason}\n`);
-        skipped.push({ target: "etcd", reason, failure: true });
+        process.stderr.write(`cairn did not start: ${reason}\n`);
+        skipped.push({ target: "cairn", reason, failure: true });
       }
     }
-  }
-
-  if (o.only !== "etcd" && !isShuttingDown()) {
-    try {
-      process.stderr.write(`cairn: starting 3 members on ${o.cairnRuntime} (peer mTLS)...\n`);
-      const cairn = await startCairnCluster({ runtime: o.cairnRuntime });
+    if (targets.length > 0) {
       try {
-        const target = {
-          name: "cairn",
-          endpoints: endpointsOf(
-            cairn.leader.clientUrl,
-            cairn.members.map((m) => m.clientUrl),
-            o.endpoints,
-          ),
-        };
-        results.push(...(await benchTarget(target, ops, levels, base, w, opWarmupMs)));
-      } finally {
-        await cairn.stop();
+        results.push(...(await benchTargets(targets, ops, levels, base, w, opWarmupMs)));
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        process.stderr.write(`benchmark run failed: ${reason}\n`);
+        for (const t of targets) skipped.push({ target: t.name, reason, failure: true });
       }
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
-      process.stderr.write(`cairn run failed: ${reason}\n`);
-      skipped.push({ target: "cairn", reason, failure: true });
     }
+  } finally {
+    for (const stop of stops) await stop();
   }
 
   process.stdout.write(
