@@ -10,7 +10,7 @@
  *   next write (etcd's WAL encoder buffers them the same way), so they cost no system call.
  */
 import fs from "node:fs";
-import { type FileHandle, open, readdir, readFile, stat, unlink } from "node:fs/promises";
+import { type FileHandle, open, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { Entry, HardState } from "../../raft/types.ts";
 import { assert } from "../../util/assert.ts";
@@ -54,6 +54,25 @@ const UNSYNCED_BUFFER_BYTES = SYNC_WRITE_MAX_BYTES;
 
 /** What a write with nothing to wait for returns: one settled promise, not a new one per call. */
 const RESOLVED: Promise<void> = Promise.resolve();
+
+/**
+ * Name of the spare segment file: the next segment, preallocated in the background before the
+ * last one fills up, so that a rollover only renames it (etcd's wal filePipeline keeps a
+ * preallocated `.tmp` file ready the same way). Writing a segment's preallocated zeros and syncing
+ * them takes a while (64 MiB by default); done at rollover, it stalled every member's appends at
+ * once, since all members roll over at about the same index. A leftover spare (a crash) holds only
+ * zeros and is removed at open.
+ */
+const SPARE_SEGMENT_NAME = "spare.wal.tmp";
+
+/** A spare segment file is prepared once the last segment is this full (a fraction of segmentBytes). */
+const SPARE_AT_FILL = 0.5;
+
+/** An open, preallocated and synced spare segment file. */
+interface SpareSegment {
+  path: string;
+  handle: FileHandle;
+}
 
 /** fdatasync(2) of `fd` on the thread pool (the callback API: no FileHandle promise bookkeeping). */
 function fdatasync(fd: number): Promise<void> {
@@ -106,6 +125,8 @@ export class Wal {
    */
   #unsynced: Buffer = Buffer.allocUnsafe(UNSYNCED_BUFFER_BYTES);
   #unsyncedBytes = 0;
+  /** The spare segment being prepared or ready (null: none yet; resolves null if preparing failed). */
+  #spare: Promise<SpareSegment | null> | null = null;
 
   private constructor(
     readonly dir: string,
@@ -129,6 +150,10 @@ export class Wal {
   static async open(dir: string, opts: WalOptions): Promise<{ wal: Wal; replay: LogReplay }> {
     const found: { seq: number; name: string }[] = [];
     for (const name of await readdir(dir)) {
+      if (name === SPARE_SEGMENT_NAME) {
+        await rm(join(dir, name), { force: true });
+        continue;
+      }
       const parsed = parseSegmentName(name);
       if (parsed) found.push({ seq: parsed.seq, name });
       else opts.logger.warn({ dir, file: name }, "ignoring a file that is not a WAL segment");
@@ -211,13 +236,27 @@ export class Wal {
 
   async #createSegment(seq: number, firstIndex: number): Promise<void> {
     const path = join(this.dir, segmentName(seq, firstIndex));
-    const h = await open(path, "wx");
-    try {
-      await preallocate(h, this.opts.preallocateBytes);
-      await fsyncDir(this.dir);
-    } catch (err) {
-      await h.close();
-      throw err;
+    const spare = this.#spare === null ? null : await this.#spare;
+    this.#spare = null;
+    let h: FileHandle;
+    if (spare !== null) {
+      h = spare.handle;
+      try {
+        await rename(spare.path, path);
+        await fsyncDir(this.dir);
+      } catch (err) {
+        await h.close();
+        throw err;
+      }
+    } else {
+      h = await open(path, "wx");
+      try {
+        await preallocate(h, this.opts.preallocateBytes);
+        await fsyncDir(this.dir);
+      } catch (err) {
+        await h.close();
+        throw err;
+      }
     }
     await this.#active?.close();
     this.#active = h;
@@ -328,7 +367,31 @@ export class Wal {
     if (n > SYNC_WRITE_MAX_BYTES) return this.#writeOutAsync(h, n);
     writeFullySync(h.fd, this.#unsynced, n, this.#activeBytes);
     this.#activeBytes += n;
+    this.#maybePrepareSpare();
     return null;
+  }
+
+  /** Starts preparing the spare segment in the background once the last segment is SPARE_AT_FILL full. */
+  #maybePrepareSpare(): void {
+    if (this.#spare !== null || this.opts.preallocateBytes <= 0) return;
+    if (this.#activeBytes < this.opts.segmentBytes * SPARE_AT_FILL) return;
+    this.#spare = this.#prepareSpare().catch((err: unknown) => {
+      // Not fatal: the rollover then preallocates the new segment itself.
+      this.opts.logger.warn({ dir: this.dir, err }, "could not prepare the spare WAL segment");
+      return null;
+    });
+  }
+
+  async #prepareSpare(): Promise<SpareSegment> {
+    const path = join(this.dir, SPARE_SEGMENT_NAME);
+    const handle = await open(path, "w");
+    try {
+      await preallocate(handle, this.opts.preallocateBytes);
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+    return { path, handle };
   }
 
   async #writeOutAsync(h: FileHandle, n: number): Promise<void> {
@@ -337,6 +400,7 @@ export class Wal {
     this.#unsynced = Buffer.allocUnsafe(UNSYNCED_BUFFER_BYTES);
     await writeFully(h, data, this.#activeBytes);
     this.#activeBytes += n;
+    this.#maybePrepareSpare();
   }
 
   /** Writes the records held in memory to the last segment file (no fdatasync). */
@@ -393,6 +457,12 @@ export class Wal {
     const h = this.#active;
     this.#active = null;
     await h?.close();
+    const spare = this.#spare === null ? null : await this.#spare;
+    this.#spare = null;
+    if (spare !== null) {
+      await spare.handle.close();
+      await rm(spare.path, { force: true });
+    }
   }
 }
 
@@ -417,12 +487,23 @@ async function truncateFile(path: string, length: number): Promise<void> {
 async function preallocate(h: FileHandle, bytes: number): Promise<void> {
   let at = (await h.stat()).size;
   if (bytes <= 0 || at >= bytes) return;
+  let unsynced = 0;
   while (at < bytes) {
     const n = Math.min(PREALLOCATE_CHUNK.length, bytes - at);
     await writeFully(h, PREALLOCATE_CHUNK.subarray(0, n), at);
     at += n;
+    unsynced += n;
+    if (unsynced >= PREALLOCATE_SYNC_BYTES) {
+      // Flushed as it goes: 64 MiB of dirty zeros flushed at once would delay the fdatasync of
+      // appends to the last segment on the same disk (the spare is written while they go on).
+      await h.datasync();
+      unsynced = 0;
+    }
   }
   await h.sync();
 }
 
 const PREALLOCATE_CHUNK = Buffer.alloc(1024 * 1024);
+
+/** Bytes of preallocated zeros written between two fdatasyncs. */
+const PREALLOCATE_SYNC_BYTES = 8 * 1024 * 1024;

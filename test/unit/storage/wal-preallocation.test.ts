@@ -3,7 +3,8 @@
  * clean end, not damage; damage inside preallocated space is still found and truncated; records
  * written without sync are held in memory and reach the file with the next write or at close.
  */
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { HardState } from "../../../src/raft/types.ts";
 import { endOfData } from "../../../src/storage/file/wal-scan.ts";
@@ -51,6 +52,46 @@ describe("preallocated WAL segments", () => {
     const used = await s.sizeBytes();
     expect(used).toBeGreaterThan(40 * 100);
     expect(used).toBeLessThan(segs.length * 1024 + 40 * 140);
+  });
+
+  it("prepares the next segment in the background once the last one is half full, and rolls over into it", async () => {
+    const s = await d.open({ preallocate: true, segmentBytes: 4096 });
+    const spare = join(d.walDir, "spare.wal.tmp");
+    const exists = () =>
+      stat(spare).then(
+        () => true,
+        () => false,
+      );
+    await s.append(hs(1, 0), [entry(1, 1, 100)]);
+    expect(await exists()).toBe(false);
+    let i = 2;
+    for (; i <= 15; i++) await s.append(hs(1, i - 1), [entry(i, 1, 100)]);
+    // Past half of the segment: the spare is being written (preallocated zeros, then a sync).
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await fileSize(spare)).toBe(4096);
+    for (; i <= 60; i++) await s.append(hs(1, i - 1), [entry(i, 1, 100)]);
+    const segs = await d.segments();
+    expect(segs.length).toBeGreaterThan(1);
+    for (const seg of segs) expect(await fileSize(seg)).toBeGreaterThanOrEqual(4096);
+    await s.close();
+    // close() removes a spare; reopening finds every entry and no stray file.
+    expect(await exists()).toBe(false);
+    const { logger, lines } = capturingLogger();
+    const again = await d.open({ preallocate: true, segmentBytes: 4096, logger });
+    expect(indexes(await again.load())).toEqual(Array.from({ length: 60 }, (_, k) => k + 1));
+    expect(warnings(lines)).toEqual([]);
+  });
+
+  it("removes a spare segment left by a crash when it opens", async () => {
+    let s = await d.open({ preallocate: true, segmentBytes: SEGMENT_BYTES });
+    await s.append(hs(1, 0), [entry(1, 1)]);
+    await s.close();
+    await writeFile(join(d.walDir, "spare.wal.tmp"), Buffer.alloc(1024));
+    const { logger, lines } = capturingLogger();
+    s = await d.open({ preallocate: true, segmentBytes: SEGMENT_BYTES, logger });
+    expect(indexes(await s.load())).toEqual([1]);
+    expect(warnings(lines)).toEqual([]);
+    await expect(stat(join(d.walDir, "spare.wal.tmp"))).rejects.toThrow();
   });
 
   it("truncates a torn record inside preallocated space with one warning", async () => {
