@@ -1,9 +1,9 @@
 /**
  * Binary codec of Raft messages for the peer transport: a batch of messages is one msgpack array
  * (msgpackr) of plain maps whose keys are the {@link Message} field names; byte fields (entry data,
- * snapshot data, context) are msgpack bin values. Decoding validates every field and returns fresh
- * plain `Uint8Array`s (never views into the receive buffer), so a decoded message equals the sent
- * one field for field.
+ * snapshot data, context) are msgpack bin values. Decoding validates every field and returns
+ * plain `Uint8Array`s copied out of the receive buffer (the entries of a message share one), so a
+ * decoded message equals the sent one field for field.
  */
 import { Packr } from "msgpackr";
 import {
@@ -164,7 +164,7 @@ function copyMessage(m: Message): Message {
     term: m.term,
     logTerm: m.logTerm,
     index: m.index,
-    entries: m.entries.length === 0 ? [] : m.entries.map(copyEntry),
+    entries: m.entries.length === 0 ? [] : copyEntries(m.entries),
     commit: m.commit,
     reject: m.reject,
     rejectHint: m.rejectHint,
@@ -174,8 +174,25 @@ function copyMessage(m: Message): Message {
   return msg;
 }
 
-function copyEntry(e: Entry): Entry {
-  return { term: e.term, index: e.index, type: e.type, data: new Uint8Array(e.data) };
+/**
+ * Copies of `entries` whose data share one new buffer: one allocation per message rather than one
+ * per entry (a batch of appends carries dozens; V8 tracks every ArrayBuffer, and thousands of them
+ * lengthen each young-generation pause). The entries of one message stay in the Raft log and are
+ * compacted together, so the shared buffer retains nothing that would otherwise be freed; the state
+ * machine copies the keys and values it keeps.
+ */
+function copyEntries(entries: readonly Entry[]): Entry[] {
+  let total = 0;
+  for (const e of entries) total += e.data.byteLength;
+  const block = new Uint8Array(total);
+  let at = 0;
+  return entries.map((e) => {
+    const end = at + e.data.byteLength;
+    block.set(e.data, at);
+    const data = block.subarray(at, end);
+    at = end;
+    return { term: e.term, index: e.index, type: e.type, data };
+  });
 }
 
 function copySnapshot(s: Snapshot): Snapshot {
