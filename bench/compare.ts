@@ -137,6 +137,13 @@ async function benchTargets(
   return results;
 }
 
+/** What the benchmark needs of a started etcd or Cairn cluster. */
+interface StartedCluster {
+  members: { clientUrl: string }[];
+  leader: { clientUrl: string };
+  stop(): Promise<void>;
+}
+
 /** Leader first, then the other members (the order clients are assigned to). */
 function endpointsOf(leaderUrl: string, memberUrls: string[], which: "leader" | "all"): string[] {
   return which === "leader" ? [leaderUrl] : [leaderUrl, ...memberUrls.filter((u) => u !== leaderUrl)];
@@ -180,6 +187,20 @@ async function main(): Promise<number> {
   // Both clusters run for the whole measurement (an idle one only exchanges heartbeats).
   const stops: (() => Promise<void>)[] = [];
   const targets: LoadTarget[] = [];
+  /** Starts one system's cluster and adds it to the targets; a failure to start is recorded as skipped. */
+  const start = async (name: string, how: string, cluster: () => Promise<StartedCluster>) => {
+    try {
+      process.stderr.write(`${how}...\n`);
+      const c = await cluster();
+      stops.push(() => c.stop());
+      const urls = c.members.map((m) => m.clientUrl);
+      targets.push({ name, endpoints: endpointsOf(c.leader.clientUrl, urls, o.endpoints) });
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      process.stderr.write(`${name} did not start: ${reason}\n`);
+      skipped.push({ target: name, reason, failure: true });
+    }
+  };
   try {
     if (o.only !== "cairn") {
       const bin = findEtcd();
@@ -189,33 +210,14 @@ async function main(): Promise<number> {
         skipped.push({ target: "etcd", reason, failure: o.only === "etcd" });
       } else {
         etcdVer = etcdVersion(bin);
-        try {
-          process.stderr.write(
-            `etcd ${etcdVer}: starting 3 members (peer ${o.peerTls ? "mTLS" : "plain HTTP"})...\n`,
-          );
-          const etcd = await startEtcdCluster({ peerTls: o.peerTls, etcdBin: bin });
-          stops.push(() => etcd.stop());
-          const urls = etcd.members.map((m) => m.clientUrl);
-          targets.push({ name: "etcd", endpoints: endpointsOf(etcd.leader.clientUrl, urls, o.endpoints) });
-        } catch (err) {
-          const reason = err instanceof Error ? err.message : String(err);
-          process.stderr.write(`etcd did not start: ${reason}\n`);
-          skipped.push({ target: "etcd", reason, failure: true });
-        }
+        const etcdBin = bin;
+        const how = `etcd ${etcdVer}: starting 3 members (peer ${o.peerTls ? "mTLS" : "plain HTTP"})`;
+        await start("etcd", how, () => startEtcdCluster({ peerTls: o.peerTls, etcdBin }));
       }
     }
     if (o.only !== "etcd" && !isShuttingDown()) {
-      try {
-        process.stderr.write(`cairn: starting 3 members on ${o.cairnRuntime} (peer mTLS)...\n`);
-        const cairn = await startCairnCluster({ runtime: o.cairnRuntime });
-        stops.push(() => cairn.stop());
-        const urls = cairn.members.map((m) => m.clientUrl);
-        targets.push({ name: "cairn", endpoints: endpointsOf(cairn.leader.clientUrl, urls, o.endpoints) });
-      } catch (err) {
-        const reason = err instanceof Error ? err.message : String(err);
-        process.stderr.write(`cairn did not start: ${reason}\n`);
-        skipped.push({ target: "cairn", reason, failure: true });
-      }
+      const how = `cairn: starting 3 members on ${o.cairnRuntime} (peer mTLS)`;
+      await start("cairn", how, () => startCairnCluster({ runtime: o.cairnRuntime }));
     }
     if (targets.length > 0) {
       try {
