@@ -5,13 +5,41 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { getKey, putKey } from "../helpers/cluster.ts";
 
 const BIN = path.resolve(import.meta.dirname, "../../bin/cairn.mjs");
-const BASE_PORT = 14379;
+
+/**
+ * Base ports to try. Members use base, base + 20000 and base + 30000 (and each + 1 for peers), as
+ * etcd's local clusters do. Bases up to 2766 keep every one of them below 32768, where Linux's
+ * ephemeral ports start: a connection made by a test running alongside can then never hold one
+ * (14379 once failed with EADDRINUSE on 34380).
+ */
+const BASE_PORT_CANDIDATES = [1379, 1479, 1579, 1679, 1779];
+
+/** True when `port` on 127.0.0.1 can be bound right now. */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+/** The first candidate base whose six ports are all free. */
+async function freeBasePort(): Promise<number> {
+  for (const base of BASE_PORT_CANDIDATES) {
+    const ports = [0, 20_000, 30_000].flatMap((offset) => [base + offset, base + offset + 1]);
+    if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base;
+  }
+  throw new Error(`no free base port among ${BASE_PORT_CANDIDATES.join(", ")}`);
+}
+
+const BASE_PORT = await freeBasePort();
 const dir = process.env.DEVDIR ?? mkdtempSync(path.join(os.tmpdir(), "cairn-dev-"));
 let child: ChildProcess | null = null;
 
