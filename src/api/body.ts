@@ -7,6 +7,7 @@
  */
 import type { IncomingHttpHeaders } from "node:http";
 import type { Context } from "hono";
+import { concatBytes } from "../util/bytes.ts";
 import { CairnError, invalidArgument } from "../util/errors.ts";
 import { locateJsonError } from "./json-locate.ts";
 
@@ -77,13 +78,7 @@ async function readStreamed(c: Context, maxRequestBytes: number): Promise<Uint8A
     const only = chunks[0]!;
     return only.byteOffset === 0 && only.byteLength === only.buffer.byteLength ? only : only.slice();
   }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return out;
+  return concatBytes(chunks);
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -98,16 +93,7 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  * @throws CairnError "invalid_argument" as {@link parseJsonBody}
  */
 export async function readJsonBody(c: Context, maxRequestBytes: number, emptyAs?: object): Promise<unknown> {
-  // readBodyBytes inlined: the buffered body is decoded from the ArrayBuffer itself (no view, no
-  // second async frame per request).
-  let bytes: ArrayBuffer | Uint8Array;
-  if (bufferedRead(c, maxRequestBytes)) {
-    bytes = await c.req.raw.arrayBuffer();
-    if (bytes.byteLength > maxRequestBytes) throw tooLarge(bytes.byteLength, maxRequestBytes);
-  } else {
-    bytes = await readStreamed(c, maxRequestBytes);
-  }
-  return parseJsonBody(bytes, emptyAs);
+  return parseJsonBody(await readBodyBytes(c, maxRequestBytes), emptyAs);
 }
 
 /**
@@ -116,7 +102,7 @@ export async function readJsonBody(c: Context, maxRequestBytes: number, emptyAs?
  * @throws CairnError "invalid_argument" when the body is empty, not UTF-8 or not JSON; the message
  *   names line and column, and details carry `line` and `column`
  */
-export function parseJsonBody(bytes: ArrayBuffer | Uint8Array, emptyAs?: object): unknown {
+export function parseJsonBody(bytes: Uint8Array, emptyAs?: object): unknown {
   let text: string;
   try {
     text = decoder.decode(bytes);

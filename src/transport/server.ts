@@ -22,6 +22,7 @@ import type { Socket } from "node:net";
 import type { Logger } from "pino";
 import type { Message, NodeId } from "../raft/types.ts";
 import { assert } from "../util/assert.ts";
+import { concatBytes } from "../util/bytes.ts";
 import { FrameDecoder, FrameTooLargeError } from "../util/framing.ts";
 import { CodecError, decodeMessages } from "./codec.ts";
 import {
@@ -333,16 +334,6 @@ export class PeerServer {
 /** The chunks joined into one plain Uint8Array (its length bounded by the reader's limit). */
 async function concat(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
-  let bytes = 0;
-  for await (const chunk of chunks) {
-    parts.push(chunk);
-    bytes += chunk.byteLength;
-  }
-  const out = new Uint8Array(bytes);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
-  }
-  return out;
+  for await (const chunk of chunks) parts.push(chunk);
+  return concatBytes(parts);
 }

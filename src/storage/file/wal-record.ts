@@ -153,16 +153,31 @@ export function encodeRecord(buf: Buffer, offset: number, r: WalRecord): number 
  * @throws AssertionError when a payload exceeds MAX_RECORD_PAYLOAD_BYTES or a number is not a safe u64
  */
 export function encodeRecords(records: readonly WalRecord[]): Buffer {
+  const buf = Buffer.allocUnsafe(recordsBytes(records));
+  encodeRecordsAt(buf, 0, records);
+  return buf;
+}
+
+/** Framed bytes of `records` (the sum of {@link recordBytes}). */
+export function recordsBytes(records: readonly WalRecord[]): number {
   let total = 0;
   for (const r of records) total += recordBytes(r);
-  const buf = Buffer.allocUnsafe(total);
-  let at = 0;
+  return total;
+}
+
+/**
+ * Encodes `records` one after the other into `buf` from `offset`, which must have
+ * {@link recordsBytes} of room. @returns the offset after the last one
+ * @throws AssertionError when a record's encoding does not take {@link recordBytes}
+ */
+export function encodeRecordsAt(buf: Buffer, offset: number, records: readonly WalRecord[]): number {
+  let at = offset;
   for (const r of records) {
     const start = at;
     at = encodeRecord(buf, at, r);
     assert(at - start === recordBytes(r), "WAL record size mismatch at offset %s", start);
   }
-  return buf;
+  return at;
 }
 
 /** Result of checking the frame of the record at some offset. */

@@ -21,10 +21,10 @@ import type { StorageLogger } from "./logger.ts";
 import {
   encodeEntryRecord,
   encodeHardStateRecord,
-  encodeRecord,
+  encodeRecordsAt,
   entryRecordBytes,
   hardStateRecordBytes,
-  recordBytes,
+  recordsBytes,
   type WalRecord,
 } from "./wal-record.ts";
 import { LogReplay } from "./wal-replay.ts";
@@ -275,13 +275,8 @@ export class Wal {
   write(records: readonly WalRecord[], sync = true): Promise<void> {
     try {
       const seg = this.#lastSegment();
-      let bytes = 0;
-      for (const r of records) bytes += recordBytes(r);
-      const start = this.#reserve(bytes);
-      let at = start;
-      for (const r of records) at = encodeRecord(this.#unsynced, at, r);
-      assert(at === start + bytes, "WAL records of %s bytes encoded to %s", bytes, at - start);
-      this.#unsyncedBytes = at;
+      const start = this.#reserve(recordsBytes(records));
+      this.#unsyncedBytes = encodeRecordsAt(this.#unsynced, start, records);
       seg.maxEntryIndex = maxEntryIndexOf(records, seg.maxEntryIndex);
       return this.#finishWrite(sync);
     } catch (err) {
