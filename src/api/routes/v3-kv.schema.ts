@@ -85,6 +85,18 @@ function int64Value(v: unknown): number | undefined {
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
+/** Byte fields of a put body (base64 on the wire). */
+const PUT_BYTES_FIELDS = ["key", "value"] as const;
+
+/** Boolean fields of a put body (read alike by {@link parsePut}). */
+const PUT_BOOLEAN_FIELDS = ["prev_kv", "ignore_value", "ignore_lease"] as const;
+
+/**
+ * Every field {@link parsePut} reads itself; it must be every field of {@link putSchema} (a test
+ * checks), or the fast path would drop a field the schema knows.
+ */
+export const PUT_FAST_PATH_FIELDS: readonly string[] = [...PUT_BYTES_FIELDS, "lease", ...PUT_BOOLEAN_FIELDS];
+
 /**
  * {@link putSchema}`.parse(raw)` without zod on the hot path: a hand-written check of the common
  * well-formed body that builds the same output (only the fields present, bytes decoded by
@@ -96,17 +108,12 @@ export function parsePut(raw: unknown): PutWire {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return putSchema.parse(raw);
   const o = raw as Record<string, unknown>;
   const out: PutWire = {};
-  const key = o.key;
-  if (key !== undefined) {
-    const bytes = typeof key === "string" ? fromBase64(key) : undefined;
+  for (const field of PUT_BYTES_FIELDS) {
+    const text = o[field];
+    if (text === undefined) continue;
+    const bytes = typeof text === "string" ? fromBase64(text) : undefined;
     if (bytes === undefined) return putSchema.parse(raw);
-    out.key = bytes;
-  }
-  const value = o.value;
-  if (value !== undefined) {
-    const bytes = typeof value === "string" ? fromBase64(value) : undefined;
-    if (bytes === undefined) return putSchema.parse(raw);
-    out.value = bytes;
+    out[field] = bytes;
   }
   const lease = o.lease;
   if (lease !== undefined) {
@@ -114,20 +121,11 @@ export function parsePut(raw: unknown): PutWire {
     if (n === undefined) return putSchema.parse(raw);
     out.lease = n;
   }
-  const prevKv = o.prev_kv;
-  if (prevKv !== undefined) {
-    if (typeof prevKv !== "boolean") return putSchema.parse(raw);
-    out.prev_kv = prevKv;
-  }
-  const ignoreValue = o.ignore_value;
-  if (ignoreValue !== undefined) {
-    if (typeof ignoreValue !== "boolean") return putSchema.parse(raw);
-    out.ignore_value = ignoreValue;
-  }
-  const ignoreLease = o.ignore_lease;
-  if (ignoreLease !== undefined) {
-    if (typeof ignoreLease !== "boolean") return putSchema.parse(raw);
-    out.ignore_lease = ignoreLease;
+  for (const field of PUT_BOOLEAN_FIELDS) {
+    const flag = o[field];
+    if (flag === undefined) continue;
+    if (typeof flag !== "boolean") return putSchema.parse(raw);
+    out[field] = flag;
   }
   return out;
 }

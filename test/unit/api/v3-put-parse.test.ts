@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { parseJsonBody } from "../../../src/api/body.ts";
 import { fromZodError } from "../../../src/api/errors.ts";
-import { parsePut, putSchema } from "../../../src/api/routes/v3-kv.schema.ts";
+import { PUT_FAST_PATH_FIELDS, parsePut, putSchema } from "../../../src/api/routes/v3-kv.schema.ts";
 import { CairnError } from "../../../src/util/errors.ts";
 import { seededRandom } from "../../../src/util/random.ts";
 
@@ -161,6 +161,10 @@ function corpus(): Uint8Array[] {
 }
 
 describe("put body fast path", () => {
+  it("reads every field of the put schema itself (none is dropped)", () => {
+    expect([...PUT_FAST_PATH_FIELDS].sort()).toEqual(Object.keys(putSchema.shape).sort());
+  });
+
   it("gives the general path's request or error for every body", () => {
     for (const body of corpus()) {
       const text = Buffer.from(body).toString("latin1");
