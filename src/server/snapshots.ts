@@ -66,7 +66,7 @@ export class SnapshotKeeper {
     const local: LocalSnapshot = { metadata, staged: null };
     this.local = local;
     const reader = this.deps.state.snapshotReader();
-    this.deps.storage.stageSnapshot(metadata, reader.frames).then(
+    this.deps.storage.stageSnapshot(metadata, reader.frames, true).then(
       (staged) => {
         if (this.closed) {
           void this.deps.storage.discardStaged(staged).catch(() => undefined);

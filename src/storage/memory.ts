@@ -136,7 +136,10 @@ export class MemoryStorage implements RaftStorage {
       d.hardState = { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
   }
 
-  /** See {@link RaftStorage.stageSnapshot}: the data is collected in memory. @throws AssertionError when closed */
+  /**
+   * See {@link RaftStorage.stageSnapshot}: the data is collected in memory (`background` changes
+   * nothing here). @throws AssertionError when closed
+   */
   async stageSnapshot(metadata: SnapshotMetadata, data: SnapshotChunks): Promise<StagedSnapshot> {
     this.#open();
     const bytes = await collect(data);

@@ -99,10 +99,16 @@ export interface RaftStorage {
   /**
    * Writes a snapshot's metadata and data (read from `data` chunk by chunk) durably to a staging
    * place, without changing the stored state. Unlike the other calls it is not queued behind them:
-   * a large snapshot is written while appends go on.
+   * a large snapshot is written while appends go on. `background` (the member's own periodic
+   * snapshot, which nothing waits for) lets an implementation pace the writing so that it does
+   * not slow the appends down (file storage: paced-writer.ts).
    * @throws whatever iterating `data` throws (nothing is left behind then)
    */
-  stageSnapshot(metadata: SnapshotMetadata, data: SnapshotChunks): Promise<StagedSnapshot>;
+  stageSnapshot(
+    metadata: SnapshotMetadata,
+    data: SnapshotChunks,
+    background?: boolean,
+  ): Promise<StagedSnapshot>;
   /**
    * Durably and atomically makes a snapshot the stored one (the one `load` returns): a staged
    * snapshot (consumed) or one with its data inline.

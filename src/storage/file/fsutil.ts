@@ -16,7 +16,11 @@ export async function fsyncDir(dir: string): Promise<void> {
 }
 
 /** Writes all of `data` at `position`, looping over short writes (one syscall in the usual case). */
-export async function writeFully(h: FileHandle, data: Uint8Array, position: number): Promise<void> {
+export async function writeFully(
+  h: Pick<FileHandle, "write">,
+  data: Uint8Array,
+  position: number,
+): Promise<void> {
   let done = 0;
   while (done < data.length) {
     const { bytesWritten } = await h.write(data, done, data.length - done, position + done);

@@ -15,6 +15,7 @@ import { StorageCorruptError } from "../types.ts";
 import { DecodeError } from "./binary.ts";
 import { fsyncDir, writeFully } from "./fsutil.ts";
 import { BROKEN_SUFFIX, parseSnapshotName, SNAPSHOT_FILES_KEPT, snapshotName, TMP_SUFFIX } from "./layout.ts";
+import { PacedWriter, type WritePacing } from "./paced-writer.ts";
 import {
   decodeSnapshotHeader,
   decodeSnapshotMetadata,
@@ -23,13 +24,6 @@ import {
   MAX_SNAPSHOT_METADATA_BYTES,
   SNAPSHOT_HEADER_BYTES,
 } from "./snapshot-codec.ts";
-
-/**
- * Bytes of a staged snapshot written between two fdatasyncs. A large snapshot flushed by one final
- * fsync would put gigabytes of dirty pages ahead of the WAL's next fdatasync on the same disk and
- * stall appends (and so heartbeat answers) for seconds; flushing as it goes bounds that wait.
- */
-const SNAPSHOT_SYNC_INTERVAL_BYTES = 16 * 1024 * 1024;
 
 /** A snapshot file by name. */
 export interface SnapshotFile {
@@ -206,30 +200,24 @@ export class SnapshotDir {
 
   /**
    * Writes a snapshot to a temp file (`<name>.<random>.tmp`): header placeholder, metadata, the
-   * data chunk by chunk, then the real header; fsync. Removed again when anything fails.
+   * data chunk by chunk at `pacing`, then the real header; fsync. Removed again when anything fails.
    * @throws whatever iterating `data` or the file system throws
    */
-  async stage(metadata: SnapshotMetadata, data: SnapshotChunks): Promise<StagedFile> {
+  async stage(metadata: SnapshotMetadata, data: SnapshotChunks, pacing: WritePacing): Promise<StagedFile> {
     const name = snapshotName(metadata.term, metadata.index);
     const path = join(this.dir, `${name}.${randomBytes(6).toString("hex")}${TMP_SUFFIX}`);
     const meta = encodeSnapshotMetadata(metadata);
     const h = await open(path, "w");
     try {
-      await writeFully(h, meta, SNAPSHOT_HEADER_BYTES);
-      let position = SNAPSHOT_HEADER_BYTES + meta.length;
+      const writer = new PacedWriter(h, SNAPSHOT_HEADER_BYTES, pacing);
+      await writer.write(meta);
       let crc = crc32(meta);
-      let unsyncedBytes = 0;
       for await (const chunk of data) {
         crc = crc32(chunk, crc);
-        await writeFully(h, chunk, position);
-        position += chunk.length;
-        unsyncedBytes += chunk.length;
-        if (unsyncedBytes >= SNAPSHOT_SYNC_INTERVAL_BYTES) {
-          await h.datasync();
-          unsyncedBytes = 0;
-        }
+        await writer.write(chunk);
       }
-      const bodyLength = position - SNAPSHOT_HEADER_BYTES;
+      await writer.end();
+      const bodyLength = writer.position - SNAPSHOT_HEADER_BYTES;
       await writeFully(h, encodeSnapshotHeader({ crc, bodyLength }), 0);
       await h.sync();
       await h.close();

@@ -22,6 +22,7 @@ import { type DataDirPaths, DEFAULT_SEGMENT_BYTES, dataDirPaths } from "./layout
 import { DataDirLock } from "./lock.ts";
 import { defaultStorageLogger, type StorageLogger } from "./logger.ts";
 import { readMetadataFile, writeMetadataFile } from "./metadata.ts";
+import { backgroundPacing, foregroundPacing } from "./paced-writer.ts";
 import { type BrokenSnapshot, SnapshotDir, type StagedFile, type VerifiedSnapshot } from "./snapshot-dir.ts";
 import { TermRuns } from "./term-runs.ts";
 import { Wal } from "./wal.ts";
@@ -331,9 +332,14 @@ export class FileStorage implements RaftStorage {
    * directory (removed at the next open if never saved). Not queued behind other calls.
    * @throws AssertionError when closed; whatever reading `data` or writing the file throws
    */
-  async stageSnapshot(metadata: SnapshotMetadata, data: SnapshotChunks): Promise<StagedSnapshot> {
+  async stageSnapshot(
+    metadata: SnapshotMetadata,
+    data: SnapshotChunks,
+    background = false,
+  ): Promise<StagedSnapshot> {
     if (this.#closed) throw new AssertionError("storage is closed");
-    return new FileStagedSnapshot(await this.snaps.stage(metadata, data));
+    const pacing = background ? backgroundPacing() : foregroundPacing();
+    return new FileStagedSnapshot(await this.snaps.stage(metadata, data, pacing));
   }
 
   /**
@@ -350,7 +356,9 @@ export class FileStorage implements RaftStorage {
       const { index, term } = snapshot.metadata;
       let staged: StagedFile;
       if ("data" in snapshot) {
-        staged = await this.#io(() => this.snaps.stage(snapshot.metadata, [snapshot.data]));
+        staged = await this.#io(() =>
+          this.snaps.stage(snapshot.metadata, [snapshot.data], foregroundPacing()),
+        );
       } else {
         assert(snapshot instanceof FileStagedSnapshot, "a staged snapshot of another storage");
         staged = snapshot.file;
