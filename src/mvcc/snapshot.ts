@@ -25,14 +25,8 @@ import { MAX_SNAPSHOT_FRAME_BYTES, SNAPSHOT_FRAME_TARGET_BYTES } from "../util/l
 import type { KeyHistory } from "./key-history.ts";
 import { KeyIndex } from "./key-index.ts";
 import type { LeaseTable } from "./leases.ts";
-import {
-  type EntryRecord,
-  entryRecord,
-  HistoryBuilder,
-  int,
-  malformed,
-  parseLeases,
-} from "./snapshot-records.ts";
+import { HistoryBuilder, int, malformed, parseLeases } from "./snapshot-records.ts";
+import { type HistorySlice, KeyFrameWriter } from "./snapshot-writer.ts";
 
 const MAGIC = "cairn-mvcc";
 const FORMAT_VERSION = 3;
@@ -92,34 +86,33 @@ export function* encodeSnapshotFrames(
   frameTargetBytes: number = SNAPSHOT_FRAME_TARGET_BYTES,
 ): Generator<Uint8Array> {
   yield frameOf([MAGIC, FORMAT_VERSION, view.revision, view.compactRevision, view.leases]);
-  let records: [Uint8Array, EntryRecord[]][] = [];
+  const writer = new KeyFrameWriter();
+  let slices: HistorySlice[] = [];
   let bytes = 0;
   let keyCount = 0;
   let entryCount = 0;
-  for (const h of view.histories) {
-    const { from, to } = retained(h, view.revision, view.compactRevision);
+  for (const history of view.histories) {
+    const { from, to } = retained(history, view.revision, view.compactRevision);
     if (from === to) continue;
     keyCount++;
     entryCount += to - from;
-    let entries: EntryRecord[] = [];
-    records.push([h.key, entries]);
-    bytes += h.key.length + ENTRY_RECORD_OVERHEAD_BYTES;
+    let sliceFrom = from;
+    bytes += history.key.length + ENTRY_RECORD_OVERHEAD_BYTES;
     for (let i = from; i < to; i++) {
-      const e = h.entries[i]!;
-      entries.push(entryRecord(e));
+      const e = history.entries[i]!;
       bytes += e.value.length + (e.contentType?.length ?? 0) + ENTRY_RECORD_OVERHEAD_BYTES;
       if (bytes < frameTargetBytes) continue;
-      yield frameOf(records);
-      records = [];
+      slices.push({ history, from: sliceFrom, to: i + 1 });
+      yield writer.frame(slices);
+      slices = [];
       bytes = 0;
-      if (i + 1 < to) {
-        entries = [];
-        records.push([h.key, entries]);
-        bytes += h.key.length + ENTRY_RECORD_OVERHEAD_BYTES;
-      }
+      sliceFrom = i + 1;
+      // The rest of this history continues in the next frame, under the same key.
+      if (sliceFrom < to) bytes += history.key.length + ENTRY_RECORD_OVERHEAD_BYTES;
     }
+    if (sliceFrom < to) slices.push({ history, from: sliceFrom, to });
   }
-  if (records.length > 0) yield frameOf(records);
+  if (slices.length > 0) yield writer.frame(slices);
   yield frameOf([END, keyCount, entryCount]);
 }
 
