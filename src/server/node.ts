@@ -78,6 +78,7 @@ import type {
   NodeStatus,
   ReadConsistency,
 } from "./service.ts";
+import { snapshotDueIndex } from "./snapshot-schedule.ts";
 import { SnapshotKeeper } from "./snapshots.ts";
 import { AppliedIndexWaiters, WaitRegistry } from "./waiters.ts";
 import { NodeWatches } from "./watches.ts";
@@ -846,11 +847,15 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
   }
 
   /**
-   * Starts a snapshot every `snapshotCount` applied entries; it is written in the background while
-   * entries go on being applied, and saved by {@link commitLocalSnapshot}.
+   * Starts a snapshot every `snapshotCount` applied entries, members out of step (snapshot-schedule.ts);
+   * it is written in the background while entries go on being applied, and saved by
+   * {@link commitLocalSnapshot}.
    */
   private maybeSnapshot(): void {
-    if (this.appliedIndex - this.snapshotIndex < this.opts.snapshotCount) return;
+    const { snapshotCount, memberId } = this.opts;
+    if (this.appliedIndex - this.snapshotIndex < snapshotCount) return;
+    const dueIndex = snapshotDueIndex(this.snapshotIndex, snapshotCount, memberId, this.appliedConf.voters);
+    if (this.appliedIndex < dueIndex) return;
     // A leader's snapshot received while the last Ready was written moved Raft's log past the
     // applied state: it is applied with the next Ready; snapshot after that.
     if (this.raft.status().firstIndex > this.appliedIndex + 1) return;
