@@ -5,11 +5,13 @@
  * etcd's local-cluster convention (Procfile): clients 2379, 22379, 32379, 42379, 52379; peers one
  * above. A second run in the same directory reuses data and certificates: the same cluster restarts.
  */
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { ensureDevCertificates } from "../tls/certs.ts";
+import { memberExecArgv } from "./member-runtime.ts";
 
 /** One member of the dev cluster: its name, ports and data dir. */
 export interface DevMember {
@@ -81,7 +83,7 @@ export async function runDev(argv: string[]): Promise<void> {
   for (const m of members) {
     const cert = certs.members[m.name]!;
     const args = [
-      ...process.execArgv,
+      ...(process.versions.bun ? process.execArgv : memberExecArgv(process.execArgv)),
       process.argv[1]!,
       "serve",
       `--name=${m.name}`,

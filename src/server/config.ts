@@ -129,7 +129,7 @@ export const SERVE_FLAGS: readonly ServeFlag[] = [
     "snapshot-count",
     "count",
     String(DEFAULT_SNAPSHOT_COUNT),
-    "Number of applied log entries between two snapshots.",
+    "Number of applied log entries between two snapshots (a member's first one is shifted by its rank, up to half of it, so that voters snapshot out of step).",
   ),
   flag(
     "snapshot-catchup-entries",

@@ -2,11 +2,13 @@
  * Real `cairn serve` processes on loopback for integration tests: certificates from a fresh CA
  * in a temp dir, free ports, start / kill -9 / restart of members, and small HTTP helpers.
  */
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, openSync, rmSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { MEMBER_NODE_FLAGS } from "../../src/cli/member-runtime.ts";
 import { ensureDevCertificates } from "../../src/tls/certs.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -140,7 +142,7 @@ export class TestCluster {
     const [cmd, args] =
       this.runtime === "bun"
         ? [path.join(ROOT, "node_modules/.bin/bun"), [MAIN, ...flags]]
-        : [process.execPath, [...nodeFlags(), "--import", "tsx", MAIN, ...flags]];
+        : [process.execPath, [...MEMBER_NODE_FLAGS, ...nodeFlags(), "--import", "tsx", MAIN, ...flags]];
     const child = spawn(cmd, args, {
       cwd: ROOT,
       stdio: ["ignore", memberStdout(m.name), "pipe"],
@@ -225,7 +227,8 @@ export class TestCluster {
 }
 
 /**
- * Extra Node.js flags for member processes from MEMBER_NODE_FLAGS (space-separated), e.g.
+ * Extra Node.js flags for member processes (after the product's own, src/cli/member-runtime.ts)
+ * from MEMBER_NODE_FLAGS (space-separated), e.g.
  * "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile members under a benchmark.
  */
 function nodeFlags(): string[] {
