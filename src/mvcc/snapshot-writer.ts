@@ -95,62 +95,47 @@ export class KeyFrameWriter {
   }
 
   #bin(bytes: Uint8Array): void {
-    const n = bytes.length;
-    this.#ensure(5 + n);
-    const b = this.#buf;
-    if (n < 0x100) {
-      b[this.#pos++] = 0xc4;
-      b[this.#pos++] = n;
-    } else if (n < 0x10000) {
-      b[this.#pos++] = 0xc5;
-      b.writeUInt16BE(n, this.#pos);
-      this.#pos += 2;
-    } else {
-      b[this.#pos++] = 0xc6;
-      b.writeUInt32BE(n, this.#pos);
-      this.#pos += 4;
-    }
-    b.set(bytes, this.#pos);
-    this.#pos += n;
+    this.#header(bytes.length, -1, 0, 0xc4, 0xc5, 0xc6);
+    this.#raw(bytes);
   }
 
   #str(s: string): void {
     const bytes = utf8.encode(s);
-    const n = bytes.length;
-    this.#ensure(5 + n);
-    const b = this.#buf;
-    if (n < 0x20) {
-      b[this.#pos++] = 0xa0 | n;
-    } else if (n < 0x100) {
-      b[this.#pos++] = 0xd9;
-      b[this.#pos++] = n;
-    } else if (n < 0x10000) {
-      b[this.#pos++] = 0xda;
-      b.writeUInt16BE(n, this.#pos);
-      this.#pos += 2;
-    } else {
-      b[this.#pos++] = 0xdb;
-      b.writeUInt32BE(n, this.#pos);
-      this.#pos += 4;
-    }
-    b.set(bytes, this.#pos);
-    this.#pos += n;
+    this.#header(bytes.length, 0xa0, 0x20, 0xd9, 0xda, 0xdb);
+    this.#raw(bytes);
   }
 
   #arrayHeader(n: number): void {
+    this.#header(n, 0x90, 0x10, -1, 0xdc, 0xdd);
+  }
+
+  /**
+   * The smallest header for a length `n`: the fix form `fixBase | n` when n < fixLimit, else the
+   * 8-, 16- or 32-bit form (a code of -1: the format has no such form).
+   */
+  #header(n: number, fixBase: number, fixLimit: number, code8: number, code16: number, code32: number): void {
     this.#ensure(5);
     const b = this.#buf;
-    if (n < 0x10) {
-      b[this.#pos++] = 0x90 | n;
+    if (n < fixLimit) {
+      b[this.#pos++] = fixBase | n;
+    } else if (n < 0x100 && code8 >= 0) {
+      b[this.#pos++] = code8;
+      b[this.#pos++] = n;
     } else if (n < 0x10000) {
-      b[this.#pos++] = 0xdc;
+      b[this.#pos++] = code16;
       b.writeUInt16BE(n, this.#pos);
       this.#pos += 2;
     } else {
-      b[this.#pos++] = 0xdd;
+      b[this.#pos++] = code32;
       b.writeUInt32BE(n, this.#pos);
       this.#pos += 4;
     }
+  }
+
+  #raw(bytes: Uint8Array): void {
+    this.#ensure(bytes.length);
+    this.#buf.set(bytes, this.#pos);
+    this.#pos += bytes.length;
   }
 
   #ensure(bytes: number): void {

@@ -9,6 +9,7 @@ import { type HistoryEntry, KeyHistory, tombstoneEntry } from "../../../src/mvcc
 import { entryRecord } from "../../../src/mvcc/snapshot-records.ts";
 import { type HistorySlice, KeyFrameWriter } from "../../../src/mvcc/snapshot-writer.ts";
 import { encodeFrame } from "../../../src/util/framing.ts";
+import { seededRandom } from "../../../src/util/random.ts";
 
 const packr = new Packr({ useRecords: false, copyBuffers: true, mapsAsObjects: true });
 
@@ -17,18 +18,6 @@ function msgpackrFrame(slices: HistorySlice[]): Uint8Array {
   return encodeFrame(
     packr.pack(slices.map((s) => [s.history.key, s.history.entries.slice(s.from, s.to).map(entryRecord)])),
   );
-}
-
-/** Deterministic pseudo-random numbers (mulberry32), seed printed by the test name. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const INTS = [
@@ -74,7 +63,7 @@ function put(random: () => number, modRevision: number): HistoryEntry {
 describe("KeyFrameWriter", () => {
   for (const seed of [1, 2, 3, 4, 5]) {
     it(`writes msgpackr's bytes for random histories (seed ${seed})`, () => {
-      const random = rng(seed);
+      const random = seededRandom(seed);
       const writer = new KeyFrameWriter(16);
       const slices: HistorySlice[] = [];
       for (let k = 0; k < 40; k++) {
