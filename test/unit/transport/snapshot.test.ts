@@ -1,13 +1,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { type Message, MessageType, type NodeId } from "../../../src/raft/types.ts";
 import { FAILPOINTS_FILE_ENV, type FailpointRules } from "../../../src/transport/failpoints.ts";
 import { MAX_SNAPSHOT_CHUNK_BYTES } from "../../../src/transport/limits.ts";
 import { SnapshotStreamError } from "../../../src/transport/snapshot-wire.ts";
 import { connectAll, memberFixture, startMember, type TestMember } from "./cluster.ts";
-import { comparable, freePort, ID_A, ID_B, message, sleep, waitFor } from "./helpers.ts";
+import { captureLogger, comparable, freePort, ID_A, ID_B, message, sleep, waitFor } from "./helpers.ts";
 import { stateSink, stateSource } from "./snapshot-source.ts";
 
 const MiB = 1024 * 1024;
@@ -292,7 +292,16 @@ describe("snapshot idle timeout", () => {
 });
 
 describe("snapshot failpoints", () => {
-  /** Starts a member whose transport reads failpoints `rules` (from a file named by the variable). */
+  /** Failpoint files of the running test: they stay until it ends (a missing file drops nothing). */
+  const failpointDirs: string[] = [];
+  afterEach(() => {
+    for (const dir of failpointDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /**
+   * Starts a member whose transport reads failpoints `rules` (from a file named by the variable),
+   * once it has read them.
+   */
   async function memberWithFailpoints(
     id: NodeId,
     i: number,
@@ -300,17 +309,21 @@ describe("snapshot failpoints", () => {
     extra: Parameters<typeof startMember>[2] = {},
   ): Promise<TestMember> {
     const dir = mkdtempSync(join(tmpdir(), "cairn-fp-"));
+    failpointDirs.push(dir);
     const file = join(dir, "failpoints.json");
     writeFileSync(file, JSON.stringify(rules));
+    const lines: Record<string, unknown>[] = [];
     process.env[FAILPOINTS_FILE_ENV] = file;
     try {
-      const m = await startMember(id, tls[i]!, extra);
+      const m = await startMember(id, tls[i]!, { ...extra, logger: captureLogger(lines) });
       running.push(m);
-      await sleep(100); // the first read of the file
+      await waitFor(
+        () => lines.some((l) => String(l.msg).startsWith("test failpoints changed")),
+        "failpoints read",
+      );
       return m;
     } finally {
       delete process.env[FAILPOINTS_FILE_ENV];
-      rmSync(dir, { recursive: true, force: true });
     }
   }
 
