@@ -12,9 +12,9 @@
  * alternating pairs of 6-second put runs of the same build (3 members, 64 clients): p99 19–26 ms
  * with the flag against 24–35 ms without, throughput unchanged (three more pairs later: the same).
  * At one client it costs a little: scavenges take longer without helpers, and a request that
- * meets one waits for it (three 12-second pairs: p99 3.9–4.3 ms with, 3.1–4.0 ms without). On a dedicated machine with many cores
- * the default parallel collector may give shorter pauses: start `cairn serve` with plain `node`
- * to use it. The flag cannot be set once the process runs (V8 refuses it at runtime and in
+ * meets one waits for it (three 12-second pairs: p99 3.9–4.3 ms with, 3.1–4.0 ms without). On a
+ * dedicated machine with many cores the default parallel collector may give shorter pauses: run
+ * `node bin/cairn.mjs serve ...` to use it. The flag cannot be set once the process runs (V8 refuses it at runtime and in
  * NODE_OPTIONS), hence the launchers.
  */
 

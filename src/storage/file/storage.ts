@@ -330,6 +330,8 @@ export class FileStorage implements RaftStorage {
   /**
    * See {@link RaftStorage.stageSnapshot}: streams the snapshot into a temp file of the snapshot
    * directory (removed at the next open if never saved). Not queued behind other calls.
+   * @param background written at backgroundPacing() (32 MiB/s, flushed every MiB) rather than at
+   *   full speed (paced-writer.ts)
    * @throws AssertionError when closed; whatever reading `data` or writing the file throws
    */
   async stageSnapshot(
