@@ -6,6 +6,7 @@
  * stops at the limit.
  */
 import type { IncomingHttpHeaders } from "node:http";
+import { Readable } from "node:stream";
 import type { Context } from "hono";
 import { concatBytes } from "../util/bytes.ts";
 import { CairnError, invalidArgument } from "../util/errors.ts";
@@ -43,17 +44,62 @@ function bufferedRead(c: Context, maxRequestBytes: number): boolean {
 }
 
 /**
- * Reads the whole request body into a fresh Uint8Array.
+ * Reads the whole request body into a Uint8Array that belongs to this request alone (under
+ * Node.js, a view of the chunk the HTTP parser copied the body into, when it came in one).
  * @param maxRequestBytes most bytes accepted
  * @throws CairnError "payload_too_large" when Content-Length or the received bytes exceed it
  */
 export async function readBodyBytes(c: Context, maxRequestBytes: number): Promise<Uint8Array> {
   if (bufferedRead(c, maxRequestBytes)) {
+    const incoming = unreadIncoming(c);
+    if (incoming !== undefined) return readIncoming(incoming, maxRequestBytes);
     const bytes = new Uint8Array(await c.req.raw.arrayBuffer());
     if (bytes.byteLength > maxRequestBytes) throw tooLarge(bytes.byteLength, maxRequestBytes);
     return bytes;
   }
   return readStreamed(c, maxRequestBytes);
+}
+
+/** Node's request stream when @hono/node-server serves the request and nothing has read its body yet. */
+function unreadIncoming(c: Context): Readable | undefined {
+  const incoming = (c.env as { incoming?: unknown } | undefined)?.incoming;
+  return incoming instanceof Readable && !incoming.readableDidRead ? incoming : undefined;
+}
+
+/**
+ * Reads Node's request stream to its end, without the copy that @hono/node-server's
+ * `arrayBuffer()` makes of the body (the parser hands over each chunk in a Buffer of its own
+ * already; one more ArrayBuffer per request is one more for every scavenge pause to sweep).
+ * A body in one chunk is returned as a plain Uint8Array view of that chunk, several are joined.
+ * @throws CairnError "payload_too_large" when more than maxRequestBytes arrive
+ * @throws Error when the stream fails or the client goes away before the body ends
+ */
+function readIncoming(incoming: Readable, maxRequestBytes: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (fn: () => void) => {
+      incoming.off("data", onData).off("end", onEnd).off("error", onError).off("close", onClose);
+      fn();
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.byteLength;
+      if (size > maxRequestBytes)
+        finish(() => reject(tooLarge(`more than ${maxRequestBytes}`, maxRequestBytes)));
+      else chunks.push(chunk);
+    };
+    const onEnd = () =>
+      finish(() => {
+        const only = chunks.length === 1 ? chunks[0]! : undefined;
+        resolve(only ? new Uint8Array(only.buffer, only.byteOffset, only.byteLength) : concatBytes(chunks));
+      });
+    const onError = (err: Error) => finish(() => reject(err));
+    const onClose = () => {
+      if (!incoming.readableEnded)
+        finish(() => reject(new Error("the client went away before the request body ended")));
+    };
+    incoming.on("data", onData).on("end", onEnd).on("error", onError).on("close", onClose);
+  });
 }
 
 /** The body without a usable Content-Length (chunked HTTP/1.1, HTTP/2 without one), counted as it arrives. */

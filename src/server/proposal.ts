@@ -9,9 +9,10 @@
  * request that proposed them the same way.
  */
 import { Packr } from "msgpackr";
-import { decodeCommand, encodeCommand } from "../mvcc/command.ts";
+import { decodeCommand, encodeCommandView } from "../mvcc/command.ts";
 import type { Command } from "../mvcc/types.ts";
 import { AssertionError, assert } from "../util/assert.ts";
+import { ByteSlab } from "../util/slab.ts";
 
 /** Kind of a proposal. */
 export const ProposalKind = {
@@ -56,6 +57,8 @@ export type Proposal =
 
 const HEADER_BYTES = 17;
 const packr = new Packr({ useRecords: false });
+/** Entry data lives in the Raft log until compaction, and goes in log order: one slab for many. */
+const entryBytes = new ByteSlab();
 
 /**
  * Encodes a proposal for a log entry.
@@ -64,9 +67,9 @@ const packr = new Packr({ useRecords: false });
  */
 export function encodeProposal(p: Proposal): Uint8Array {
   const payload =
-    p.kind === ProposalKind.Kv ? encodeCommand(p.command) : (packr.pack(payloadOf(p)) as Uint8Array);
-  const out = new Uint8Array(HEADER_BYTES + payload.length);
-  const view = new DataView(out.buffer);
+    p.kind === ProposalKind.Kv ? encodeCommandView(p.command) : (packr.pack(payloadOf(p)) as Uint8Array);
+  const out = entryBytes.alloc(HEADER_BYTES + payload.length);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   out[0] = p.kind;
   view.setBigUint64(1, BigInt(`0x${p.origin}`));
   view.setBigUint64(9, BigInt(p.seq));

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import type { CompareResult, CompareTarget, SortOrder, SortTarget } from "../../mvcc/types.ts";
-import { fromBase64 } from "../bytes.ts";
+import { fromBase64, fromBase64View } from "../bytes.ts";
 
 /** bytes field: base64 text → fresh Uint8Array. */
 export const bytes = z.string().transform((text, ctx) => {
@@ -100,7 +100,8 @@ export const PUT_FAST_PATH_FIELDS: readonly string[] = [...PUT_BYTES_FIELDS, "le
 /**
  * {@link putSchema}`.parse(raw)` without zod on the hot path: a hand-written check of the common
  * well-formed body that builds the same output (only the fields present, bytes decoded by
- * fromBase64, int64 as a number, unknown fields dropped). Anything it does not accept goes to
+ * fromBase64View: the put is encoded into a log entry at once and its request not kept; int64 as
+ * a number, unknown fields dropped). Anything it does not accept goes to
  * putSchema.parse, so errors (and any input zod accepts that this does not) are zod's own.
  * @throws z.ZodError as putSchema.parse
  */
@@ -111,7 +112,7 @@ export function parsePut(raw: unknown): PutWire {
   for (const field of PUT_BYTES_FIELDS) {
     const text = o[field];
     if (text === undefined) continue;
-    const bytes = typeof text === "string" ? fromBase64(text) : undefined;
+    const bytes = typeof text === "string" ? fromBase64View(text) : undefined;
     if (bytes === undefined) return putSchema.parse(raw);
     out[field] = bytes;
   }

@@ -2,9 +2,9 @@ import { Packr } from "msgpackr";
 import { describe, expect, it } from "vitest";
 import { decodeCommand, encodeCommand } from "../../../src/mvcc/command.ts";
 import { MAX_TXN_DEPTH } from "../../../src/mvcc/command-shape.ts";
-import type { Command, TxnRequest } from "../../../src/mvcc/types.ts";
+import type { Command, PutRequest, TxnRequest } from "../../../src/mvcc/types.ts";
 import { CairnError } from "../../../src/util/errors.ts";
-import { b, errorCode } from "./helpers.ts";
+import { b, errorCode, newStore } from "./helpers.ts";
 
 const samples: Command[] = [
   { op: "put", req: { key: b("k"), value: b("v") } },
@@ -88,11 +88,18 @@ describe("encodeCommand / decodeCommand", () => {
     expect(encodeCommand(noisy)).toEqual(encodeCommand(plain));
   });
 
-  it("decoded byte fields do not share memory with the input", () => {
-    const bytes = encodeCommand({ op: "put", req: { key: b("k"), value: b("value") } });
+  it("decoded byte fields are views into the input, and the store keeps copies of them", () => {
+    const bytes = encodeCommand({ op: "put", req: { key: b("k"), value: b("v".repeat(100)) } });
     const cmd = decodeCommand(bytes);
+    const req = (cmd as { op: "put"; req: PutRequest }).req;
+    expect(req.value.buffer).toBe(bytes.buffer);
+    expect(req.value.constructor).toBe(Uint8Array);
+    const store = newStore();
+    store.apply(cmd);
     bytes.fill(0);
-    expect(cmd).toStrictEqual({ op: "put", req: { key: b("k"), value: b("value") } });
+    const kv = store.range({ key: b("k") }).kvs[0]!;
+    expect(kv.key).toEqual(b("k"));
+    expect(kv.value).toEqual(b("v".repeat(100)));
   });
 
   it("rejects a command with wrong field types at encode time", () => {
