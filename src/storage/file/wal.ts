@@ -8,6 +8,8 @@
  *   fileutil.Preallocate); a scan stops cleanly at the zeros after the last record;
  * - records written without sync (a commit-only hard state) wait in memory and go out with the
  *   next write (etcd's WAL encoder buffers them the same way), so they cost no system call.
+ * A small append's fdatasync runs on the member's own thread, a bigger one's in the thread pool
+ * (sync-placement.ts).
  */
 import fs from "node:fs";
 import { type FileHandle, open, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
@@ -19,6 +21,7 @@ import { fsyncDir, writeFully } from "./fsutil.ts";
 import { parseSegmentName, segmentName } from "./layout.ts";
 import type { StorageLogger } from "./logger.ts";
 import { backgroundPacing, foregroundPacing, PacedWriter, type WritePacing } from "./paced-writer.ts";
+import { SyncPlacement } from "./sync-placement.ts";
 import {
   encodeEntryRecord,
   encodeHardStateRecord,
@@ -75,9 +78,40 @@ interface SpareSegment {
   handle: FileHandle;
 }
 
-/** fdatasync(2) of `fd` on the thread pool (the callback API: no FileHandle promise bookkeeping). */
-function fdatasync(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+/**
+ * fdatasync(2) of `fd` on the thread pool (the callback API: no FileHandle promise bookkeeping);
+ * `placement` learns how long it took.
+ */
+function fdatasync(fd: number, placement: SyncPlacement): Promise<void> {
+  const startMs = performance.now();
+  return new Promise((resolve, reject) =>
+    fs.fdatasync(fd, (err) => {
+      if (err) return reject(err);
+      placement.observe(performance.now() - startMs);
+      resolve();
+    }),
+  );
+}
+
+/**
+ * fdatasync(2) on this thread, once the callbacks already queued for this turn of the event loop
+ * have run (among them Node's own, which flush the HTTP/2 frames written just before, so the
+ * Raft messages to the followers leave first). See sync-placement.ts.
+ */
+function fdatasyncInline(fd: number, placement: SyncPlacement): Promise<void> {
+  return new Promise((resolve, reject) =>
+    setImmediate(() => {
+      const startMs = performance.now();
+      try {
+        fs.fdatasyncSync(fd);
+      } catch (err) {
+        reject(err);
+        return;
+      }
+      placement.observe(performance.now() - startMs);
+      resolve();
+    }),
+  );
 }
 
 /** Writes the first `length` bytes of `data` at `position` with write(2), looping over short writes. */
@@ -125,6 +159,8 @@ export class Wal {
    * batch does not fit), so a write allocates no buffer and queued records need no concatenation.
    */
   #unsynced: Buffer = Buffer.allocUnsafe(UNSYNCED_BUFFER_BYTES);
+  /** Inline or thread-pool fdatasync for each synced append (sync-placement.ts). */
+  readonly #syncPlacement = new SyncPlacement();
   #unsyncedBytes = 0;
   /** The spare segment being prepared or ready (null: none yet; resolves null if preparing failed). */
   #spare: Promise<SpareSegment | null> | null = null;
@@ -347,8 +383,13 @@ export class Wal {
   #finishWrite(sync: boolean): Promise<void> {
     if (sync) {
       const fd = this.#active!.fd;
+      const bytes = this.#unsyncedBytes;
       const writing = this.#writeOut();
-      return writing === null ? fdatasync(fd) : writing.then(() => fdatasync(fd));
+      if (writing === null && this.#syncPlacement.inline(bytes))
+        return fdatasyncInline(fd, this.#syncPlacement);
+      return writing === null
+        ? fdatasync(fd, this.#syncPlacement)
+        : writing.then(() => fdatasync(fd, this.#syncPlacement));
     }
     if (this.#unsyncedBytes >= MAX_UNSYNCED_WAL_BYTES) return this.#writeOut() ?? RESOLVED;
     return RESOLVED;

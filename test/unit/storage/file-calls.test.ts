@@ -72,15 +72,27 @@ describe("calls", () => {
     expect(loaded.hardState).toEqual(hs(1, 1));
   });
 
-  it("after a failed fdatasync, every later call rejects", async () => {
+  // A small append syncs on the member's thread (fdatasyncSync), a big one in the thread pool
+  // (fdatasync): see sync-placement.ts. A failure is final on both paths.
+  it.each([
+    { path: "inline (small append)", size: 16, inline: true },
+    { path: "thread pool (big append)", size: 4096, inline: false },
+  ])("after a failed fdatasync ($path), every later call rejects", async ({ size, inline }) => {
     const s = await d.open();
     await s.append(hs(1, 0), [entry(1, 1)]);
     const failure = Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" });
-    vi.spyOn(fs, "fdatasync").mockImplementation(((_fd: number, cb: (err: Error | null) => void) =>
-      process.nextTick(cb, failure)) as typeof fs.fdatasync);
-    const failed = s.append(hs(1, 1), [entry(2, 1)]);
+    const pooled = vi
+      .spyOn(fs, "fdatasync")
+      .mockImplementation(((_fd: number, cb: (err: Error | null) => void) =>
+        process.nextTick(cb, failure)) as typeof fs.fdatasync);
+    const onThread = vi.spyOn(fs, "fdatasyncSync").mockImplementation(() => {
+      throw failure;
+    });
+    const failed = s.append(hs(1, 1), [entry(2, 1, size)]);
     const queued = s.append(hs(1, 1), [], false);
     await expect(failed).rejects.toBe(failure);
+    expect(onThread).toHaveBeenCalledTimes(inline ? 1 : 0);
+    expect(pooled).toHaveBeenCalledTimes(inline ? 0 : 1);
     await expect(queued).rejects.toThrow(/failed earlier/);
     vi.restoreAllMocks();
     await expect(s.append(null, [entry(3, 1)])).rejects.toThrow(/failed earlier/);
