@@ -48,6 +48,7 @@ function bufferedRead(c: Context, maxRequestBytes: number): boolean {
  * Node.js, a view of the chunk the HTTP parser copied the body into, when it came in one).
  * @param maxRequestBytes most bytes accepted
  * @throws CairnError "payload_too_large" when Content-Length or the received bytes exceed it
+ * @throws Error when the request stream fails or the client goes away before the body ends
  */
 export async function readBodyBytes(c: Context, maxRequestBytes: number): Promise<Uint8Array> {
   if (bufferedRead(c, maxRequestBytes)) {

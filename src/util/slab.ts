@@ -15,6 +15,10 @@ import { assert } from "./assert.ts";
 /** Slab size when none is given: 64 KiB. */
 export const DEFAULT_SLAB_BYTES = 64 * 1024;
 
+/**
+ * Hands out zero-filled byte arrays carved from consecutive slabs of `slabBytes` (never reused: a
+ * slab is dropped, not recycled, once it is full, and the GC frees it with its last view).
+ */
 export class ByteSlab {
   #slab: Uint8Array;
   #used = 0;
