@@ -1,24 +1,51 @@
 /**
  * Request bodies read from Node's own request stream (src/api/body.ts readIncoming), as the real
  * client listener serves them: a body in one chunk and in many, over HTTP/1.1 and cleartext
- * HTTP/2, a body over the limit, and a client that goes away mid-body (the request fails, nothing is
- * written, and the server keeps serving).
+ * HTTP/2, a body over the limit, and a client that goes away mid-body (the body read fails,
+ * nothing is written, and the server keeps serving).
  */
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readBodyBytes } from "../../../src/api/body.ts";
 import { type ClientListener, listenClient } from "../../../src/server/client-listener.ts";
 import { b64, TEST_MAX_REQUEST_BYTES, unb64, useApi } from "./helpers.ts";
 
 const api = useApi();
 let listener: ClientListener;
+/** A second listener whose only route reads the body and records how the read ended. */
+let probe: ClientListener;
+const probeOutcomes: (Uint8Array | Error)[] = [];
 beforeAll(async () => {
   listener = await listenClient(api.app, "http://127.0.0.1:0");
+  const app = new Hono();
+  app.post("/read", async (c) => {
+    try {
+      probeOutcomes.push(await readBodyBytes(c, 1000));
+    } catch (err) {
+      probeOutcomes.push(err as Error);
+    }
+    return c.text("done");
+  });
+  probe = await listenClient(app, "http://127.0.0.1:0");
 });
 afterAll(async () => {
   await listener.close();
+  await probe.close();
 });
+
+/** Sends headers announcing `length` body bytes and only `sent` of them, then closes the connection. */
+async function sendPartialAndLeave(port: number, path: string, body: string, sent: number): Promise<void> {
+  const socket = net.connect(port, "127.0.0.1");
+  await new Promise((r) => socket.once("connect", r));
+  socket.write(
+    `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, sent)}`,
+  );
+  await new Promise((r) => setTimeout(r, 50));
+  socket.destroy();
+}
 
 /** An HTTP/1.1 POST whose body is written in `parts` (each its own write, with a pause between). */
 function post1(path: string, parts: string[], length = parts.join("").length) {
@@ -97,15 +124,16 @@ describe("request bodies read from Node's request stream", () => {
     expect(await get("big")).toBeUndefined();
   });
 
-  it("fails the request of a client that goes away mid-body, writes nothing, and keeps serving", async () => {
+  it("fails the body read of a client that goes away mid-body", async () => {
+    await sendPartialAndLeave(probe.port, "/read", "x".repeat(100), 10);
+    for (let i = 0; i < 100 && probeOutcomes.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(probeOutcomes).toHaveLength(1);
+    expect(probeOutcomes[0]).toBeInstanceOf(Error);
+  });
+
+  it("writes nothing for a client that goes away mid-body, and keeps serving", async () => {
     const body = JSON.stringify({ key: b64("gone"), value: b64("never") });
-    const socket = net.connect(listener.port, "127.0.0.1");
-    await new Promise((r) => socket.once("connect", r));
-    socket.write(
-      `POST /v3/kv/put HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
-    );
-    await new Promise((r) => setTimeout(r, 50));
-    socket.destroy();
+    await sendPartialAndLeave(listener.port, "/v3/kv/put", body, 10);
     await new Promise((r) => setTimeout(r, 50));
     expect(await get("gone")).toBeUndefined();
     const after = await post1("/v3/kv/put", [JSON.stringify({ key: b64("after"), value: b64("ok") })]);
