@@ -60,7 +60,8 @@ export interface Http2Transport extends Transport {
 }
 
 /**
- * Creates the transport; nothing is bound or dialled until start() / send().
+ * Creates the transport; nothing is bound or dialled until start() / send(). From start() on, a
+ * session and message stream to every peer are kept open, idle or not (etcd rafthttp does the same).
  * @throws CairnError invalid_argument when a URL is not https://host:port, maxQueueMessages is not
  *   a positive integer, or the TLS material does not load (bad PEM, key not matching the certificate)
  */
@@ -119,8 +120,11 @@ export function createHttp2Transport(options: Http2TransportOptions): Http2Trans
     }
     for (const [peer, url] of wanted) {
       const sender = senders.get(peer);
-      if (sender === undefined) senders.set(peer, makeSender(peer, url));
-      else sender.setUrl(url);
+      if (sender === undefined) {
+        const created = makeSender(peer, url);
+        senders.set(peer, created);
+        if (server !== null) created.keepOpen();
+      } else sender.setUrl(url);
     }
   };
   setPeers(opts.peers);
@@ -202,6 +206,8 @@ export function createHttp2Transport(options: Http2TransportOptions): Http2Trans
       });
       await server.start();
       log.info({ url: listenPeerUrl() }, "peer transport listening");
+      // Every peer's stream is kept open from now on, idle or not (peer.ts keepOpen).
+      for (const sender of senders.values()) sender.keepOpen();
     },
 
     send(messages: Message[]) {

@@ -237,6 +237,29 @@ describe("HTTP/2 peer transport", () => {
     await waitFor(() => a.transport.peerStats()[0]!.connected, "stream re-established");
   });
 
+  it("keeps a stream open to every peer with nothing to send, and re-opens it after the peer restarts", async () => {
+    const a = await member(ID_A, 0);
+    const b1 = await member(ID_B, 1);
+    const url = b1.transport.listenPeerUrl();
+    connectAll([a, b1]);
+    // Nothing is ever sent in this test: the streams exist because peers are known.
+    await waitFor(() => a.transport.peerStats()[0]!.connected, "a's stream to b open while idle");
+    await waitFor(() => b1.transport.peerStats()[0]!.connected, "b's stream to a open while idle");
+
+    await b1.transport.stop();
+    running.splice(running.indexOf(b1), 1);
+    await waitFor(() => !a.transport.peerStats()[0]!.connected, "a sees b's stream gone");
+    expect(a.unreachable).toContain(ID_B);
+
+    const b2 = await member(ID_B, 1, { listenPeerUrl: url });
+    await waitFor(
+      () => a.transport.peerStats()[0]!.connected,
+      "a re-opens its idle stream to the restarted b",
+    );
+    expect(a.transport.peerStats()[0]!.sentMessages).toBe(0);
+    expect(b2.received).toStrictEqual([]);
+  });
+
   it("refuses a peer of another cluster with 412 and never delivers its messages", async () => {
     const a = await member(ID_A, 0, { clusterId: "cluster-other" });
     const b = await member(ID_B, 1);
