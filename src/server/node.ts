@@ -124,6 +124,27 @@ export interface CairnNodeOptions {
 const READ_INDEX_RETRY_MS = 500;
 const PUBLISH_RETRY_MS = 2_000;
 
+/** Shortest Raft tick in ms (see ticksPerHeartbeat). */
+const MIN_TICK_MS = 10;
+/** Most Raft ticks per heartbeat interval (see ticksPerHeartbeat). */
+const MAX_TICKS_PER_HEARTBEAT = 10;
+
+/**
+ * Raft ticks per heartbeat interval: as many ticks of at least MIN_TICK_MS as fit, at most
+ * MAX_TICKS_PER_HEARTBEAT (10 with the default 100 ms heartbeat), at least 1.
+ *
+ * Election timeouts are drawn in whole ticks from [electionTick, 2·electionTick) (Raft §5.2). With
+ * one tick per heartbeat, as etcd has, the default 100 ms / 1000 ms gives only 10 possible timeouts,
+ * 100 ms apart: two followers of a crashed leader draw the same one 1 time in 10, and when their
+ * ticks run close together (members started together; a loaded machine that runs a member's overdue
+ * timers when a heartbeat wakes it) both time out within one PreVote round trip, grant each other's
+ * PreVote and split the vote, which costs another 1–2 s. With 10 ms ticks the timeouts spread over
+ * 100 values 10 ms apart. Heartbeat and election timeout keep their meaning in ms.
+ */
+export function ticksPerHeartbeat(heartbeatIntervalMs: number): number {
+  return Math.max(1, Math.min(MAX_TICKS_PER_HEARTBEAT, Math.floor(heartbeatIntervalMs / MIN_TICK_MS)));
+}
+
 /**
  * A running member. Create with {@link CairnNode.start}; connect peers with `setTransport`.
  * Emits "fatal" (Error) when durable storage fails: the process must exit, continuing could
@@ -155,6 +176,8 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
   private softState: SoftState = { leader: "", role: "follower" };
   private lastHardState: HardState = { term: 0, vote: "", commit: 0 };
   private ticker: NodeJS.Timeout | null = null;
+  /** Ticks since lease expiry and auto compaction were last polled (onTick). */
+  private ticksSinceHeartbeat = 0;
   private publishTimer: NodeJS.Timeout | null = null;
   private processing = false;
   private scheduled = false;
@@ -248,12 +271,14 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
     if (persisted.snapshot) {
       node0.applied = persisted.snapshot.metadata.index;
     }
-    const electionTick = Math.max(2, Math.round(opts.electionTimeoutMs / opts.heartbeatIntervalMs));
+    const heartbeatTick = ticksPerHeartbeat(opts.heartbeatIntervalMs);
+    const electionTick =
+      Math.max(2, Math.round(opts.electionTimeoutMs / opts.heartbeatIntervalMs)) * heartbeatTick;
     const raft = new RaftCore(
       {
         id: opts.memberId,
         electionTick,
-        heartbeatTick: 1,
+        heartbeatTick,
         random: seededRandom(seed),
         snapshotCatchUpEntries: opts.snapshotCatchUpEntries,
         // A member back from a partition does not depose a healthy leader, and a leader cut off
@@ -274,7 +299,7 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
     const node = new CairnNode(opts, { raft, applied: node0.applied });
     if (persisted.hardState) node.lastHardState = persisted.hardState;
     if (persisted.snapshot) await node.restoreStoredSnapshot();
-    node.ticker = setInterval(() => node.onTick(), opts.heartbeatIntervalMs);
+    node.ticker = setInterval(() => node.onTick(heartbeatTick), opts.heartbeatIntervalMs / heartbeatTick);
     node.maybeCampaignAlone();
     node.schedule();
     node.publishAttributes();
@@ -604,9 +629,12 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
 
   // ---- the ready loop -------------------------------------------------------------------------
 
-  private onTick(): void {
+  /** One Raft tick; lease expiry and auto compaction are polled once per heartbeat (every `perHeartbeat` ticks). */
+  private onTick(perHeartbeat: number): void {
     this.raft.tick();
     this.schedule();
+    if (++this.ticksSinceHeartbeat < perHeartbeat) return;
+    this.ticksSinceHeartbeat = 0;
     this.leases.revokeExpired();
     this.runAutoCompaction();
   }
