@@ -385,11 +385,10 @@ export class Wal {
       const fd = this.#active!.fd;
       const bytes = this.#unsyncedBytes;
       const writing = this.#writeOut();
-      if (writing === null && this.#syncPlacement.inline(bytes))
-        return fdatasyncInline(fd, this.#syncPlacement);
-      return writing === null
-        ? fdatasync(fd, this.#syncPlacement)
-        : writing.then(() => fdatasync(fd, this.#syncPlacement));
+      if (writing !== null) return writing.then(() => fdatasync(fd, this.#syncPlacement));
+      return this.#syncPlacement.inline(bytes)
+        ? fdatasyncInline(fd, this.#syncPlacement)
+        : fdatasync(fd, this.#syncPlacement);
     }
     if (this.#unsyncedBytes >= MAX_UNSYNCED_WAL_BYTES) return this.#writeOut() ?? RESOLVED;
     return RESOLVED;
