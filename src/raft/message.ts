@@ -32,6 +32,7 @@ export function messageFrom(from: NodeId, term: number, fields: Omit<MessageFiel
   };
   if (fields.snapshot !== undefined) m.snapshot = fields.snapshot;
   if (fields.context !== undefined) m.context = fields.context;
+  if (fields.commitOnly === true) m.commitOnly = true;
   return m;
 }
 

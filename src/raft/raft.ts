@@ -719,6 +719,13 @@ export class Raft {
       logTerm: prevTerm,
       entries,
       commit: this.log.committed,
+      // After each commit the leader tells every follower the new commit index in an append with no
+      // entries; its answer would repeat a match the leader knows (Message.commitOnly). Unanswered,
+      // it saves per commit and follower a message sent, a message received and a Ready on the
+      // leader. Measured at one client, 10 interleaved rounds of 8 s on the 2-core bench machine:
+      // put throughput +3.3%, p50 1.16 -> 1.12 ms, p99 2.41 -> 2.46 ms (within round-to-round
+      // noise); at 64 clients, 4 rounds of 6 s, no change beyond noise.
+      commitOnly: entries.length === 0 && pr.state === "replicate" && prevIndex === pr.match,
     });
     const last = entries[entries.length - 1];
     if (last) pr.sentEntries(last.index);
@@ -909,7 +916,7 @@ export class Raft {
   /**
    * AppendEntries receiver (§5.3, Figure 2). A rejection carries a hint for fast back-off: the
    * largest index <= min(prev index, our last index) whose term is <= the leader's prev term
-   * (etcd findConflictByTerm).
+   * (etcd findConflictByTerm). An accepted commit-only append is not answered (Message.commitOnly).
    */
   private handleAppendEntries(m: Message): void {
     if (m.index < this.log.committed) {
@@ -918,6 +925,8 @@ export class Raft {
     }
     const lastNew = this.log.maybeAppend({ index: m.index, term: m.logTerm }, m.entries, m.commit);
     if (lastNew !== undefined) {
+      // The leader knows this member has every entry up to m.index (Message.commitOnly).
+      if (m.commitOnly === true && m.entries.length === 0) return;
       this.send({ type: MessageType.AppResp, to: m.from, index: lastNew });
       return;
     }

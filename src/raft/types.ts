@@ -130,6 +130,14 @@ export interface Message {
   rejectHint: number;
   snapshot?: Snapshot;
   context?: Uint8Array;
+  /**
+   * MsgApp only, set by the leader (absent means false): the append carries no entries, only the
+   * commit index, to a follower in replicate state that has acknowledged every entry up to `index`.
+   * A follower that accepts it sends no MsgAppResp, which would tell the leader nothing: its match
+   * is known and an empty append takes no flow-control slot. A rejection is still answered. Not in
+   * etcd-io/raft, whose followers answer every MsgApp; see Raft.maybeSendAppend for what it saves.
+   */
+  commitOnly?: boolean;
 }
 
 /** Role of a node. */

@@ -68,7 +68,7 @@ export function checkMessage(message: Message): void {
 
 /** Upper estimate of the encoded size of a message in bytes (for batching; never below the real size). */
 export function estimateEncodedBytes(m: Message): number {
-  // Fixed fields: 10 keys (< 12 bytes each) + 6 numbers (9 bytes) + two 16-char ids + type name.
+  // Fixed fields: 11 keys (< 12 bytes each) + 6 numbers (9 bytes) + two 16-char ids + type name + a flag.
   let bytes = 256;
   for (const e of m.entries) bytes += 48 + e.data.byteLength;
   if (m.snapshot !== undefined) {
@@ -118,6 +118,8 @@ function checkMessageAt(value: unknown, message: number): asserts value is Messa
     checkSnapshot(m.snapshot, field(messagePath(message), "snapshot"));
   if (m.context !== undefined && m.context !== null && !(m.context instanceof Uint8Array))
     throw badField(message, "context", m.context);
+  if (m.commitOnly !== undefined && m.commitOnly !== null && typeof m.commitOnly !== "boolean")
+    throw badField(message, "commitOnly", m.commitOnly);
 }
 
 function checkEntry(value: unknown, message: number, entry: number): void {
@@ -171,6 +173,7 @@ function copyMessage(m: Message): Message {
   };
   if (m.snapshot !== undefined && m.snapshot !== null) msg.snapshot = copySnapshot(m.snapshot);
   if (m.context !== undefined && m.context !== null) msg.context = new Uint8Array(m.context);
+  if (m.commitOnly === true) msg.commitOnly = true;
   return msg;
 }
 

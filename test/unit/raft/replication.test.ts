@@ -317,6 +317,105 @@ describe("commitment (§5.3, §5.4.2)", () => {
   });
 });
 
+describe("commit-only appends (Message.commitOnly)", () => {
+  it("after a commit the leader tells followers in replicate state in commit-only appends, which they accept without answering", () => {
+    const net = new Network({ voters: ids(3), learners: [] });
+    net.elect(A);
+    const from = net.log.length;
+    net.propose(A, "x");
+    const sent = net.log.slice(from);
+    const appends = sent.filter((m) => m.type === MessageType.App);
+    // The entry goes out as usual, then the commit index in commit-only appends (one per follower).
+    expect(appends.filter((m) => m.entries.length > 0).map((m) => m.commitOnly ?? false)).toEqual([
+      false,
+      false,
+    ]);
+    const commitOnly = appends.filter((m) => m.entries.length === 0);
+    expect(commitOnly.map((m) => [m.to, m.commitOnly, m.index, m.commit]).sort()).toEqual([
+      [B, true, 2, 2],
+      [C, true, 2, 2],
+    ]);
+    // Only the appends carrying the entry were answered.
+    expect(
+      sent
+        .filter((m) => m.type === MessageType.AppResp)
+        .map((m) => [m.from, m.index])
+        .sort(),
+    ).toEqual([
+      [B, 2],
+      [C, 2],
+    ]);
+    for (const id of ids(3)) {
+      expect(net.core(id).status().commit).toBe(2);
+      expect(net.appliedData(id)).toEqual(["x"]);
+    }
+  });
+
+  it("an empty append to a follower whose acknowledgement is missing is not commit-only, and is answered", () => {
+    const net = new Network({ voters: ids(3), learners: [] });
+    net.elect(A);
+    // B's answers are lost: A commits with C, then tells B the commit index with entries still in flight.
+    net.drop((m) => m.from === B && m.type === MessageType.AppResp);
+    const from = net.log.length;
+    net.propose(A, "x");
+    const sent = net.log.slice(from);
+    const toB = sent.filter((m) => m.type === MessageType.App && m.to === B && m.entries.length === 0);
+    expect(toB).toHaveLength(1);
+    expect(toB[0]!.commitOnly).toBeUndefined();
+    expect(sent.filter((m) => m.type === MessageType.AppResp && m.from === B).map((m) => m.index)).toEqual([
+      2, 2,
+    ]);
+  });
+
+  it("a follower answers a commit-only append that does not match its log with a rejection", () => {
+    const core = makeCore(
+      B,
+      { voters: [A, B, C], learners: [] },
+      { initial: { entries: entries([1, 1]), hardState: { term: 1, vote: "", commit: 1 } } },
+    );
+    core.step(
+      msg({
+        type: MessageType.App,
+        from: A,
+        to: B,
+        term: 2,
+        index: 3,
+        logTerm: 2,
+        commit: 3,
+        commitOnly: true,
+      }),
+    );
+    expect(core.ready().messages).toMatchObject([
+      { type: MessageType.AppResp, to: A, reject: true, index: 3 },
+    ]);
+    expect(core.status().commit).toBe(1);
+  });
+
+  it("a follower that accepts a commit-only append advances its commit index and sends nothing", () => {
+    const core = makeCore(
+      B,
+      { voters: [A, B, C], learners: [] },
+      { initial: { entries: entries([1, 1]), hardState: { term: 1, vote: "", commit: 1 } } },
+    );
+    core.step(
+      msg({
+        type: MessageType.App,
+        from: A,
+        to: B,
+        term: 1,
+        index: 2,
+        logTerm: 1,
+        commit: 2,
+        commitOnly: true,
+      }),
+    );
+    const rd = core.ready();
+    expect(rd.messages).toEqual([]);
+    expect(rd.committedEntries.at(-1)?.index).toBe(2);
+    expect(core.status().commit).toBe(2);
+  });
+});
+
 describe("proposals", () => {
   it("a follower forwards proposals to the leader (MsgProp)", () => {
     const net = new Network({ voters: ids(3), learners: [] });

@@ -76,6 +76,26 @@ describe("codec (msgpack batches of Raft messages)", () => {
     expectSame(decodeMessages(encodeMessages(sent)), sent);
   });
 
+  it("round-trips a commit-only MsgApp; a message without the flag decodes without it", () => {
+    const sent = [
+      message({
+        type: MessageType.App,
+        from: ID_A,
+        to: ID_B,
+        term: 3,
+        index: 9,
+        logTerm: 3,
+        commit: 9,
+        commitOnly: true,
+      }),
+      message({ type: MessageType.App, from: ID_A, to: ID_B, term: 3, index: 9, logTerm: 3, commit: 9 }),
+    ];
+    const decoded = decodeMessages(encodeMessages(sent));
+    expectSame(decoded, sent);
+    expect(decoded[0]!.commitOnly).toBe(true);
+    expect("commitOnly" in decoded[1]!).toBe(false);
+  });
+
   it("decoded byte fields do not share memory with the payload", () => {
     const sent = [message({ type: MessageType.App, from: ID_A, to: ID_B, entries: [entry(1, 16)] })];
     const payload = encodeMessages(sent);
@@ -105,6 +125,7 @@ describe("codec (msgpack batches of Raft messages)", () => {
     ["reject not boolean", [{ ...valid(), reject: 0 }]],
     ["snapshot without metadata", [{ ...valid(), snapshot: { data: new Uint8Array(1) } }]],
     ["context not bytes", [{ ...valid(), context: [1, 2] }]],
+    ["commitOnly not boolean", [{ ...valid(), commitOnly: 1 }]],
   ])("rejects a batch with %s", (_name, value) => {
     expect(() => decodeMessages(packr.pack(value))).toThrow(CodecError);
   });
