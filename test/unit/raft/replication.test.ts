@@ -354,37 +354,50 @@ describe("commit-only appends (Message.commitOnly)", () => {
   it("an empty append to a follower whose acknowledgement is missing is not commit-only, and is answered", () => {
     const net = new Network({ voters: ids(3), learners: [] });
     net.elect(A);
-    // B's answers are lost: A commits with C, then tells B the commit index with entries still in flight.
+    // B's answers are lost: A commits with C, then tells B the commit index with B's match unknown.
     net.drop((m) => m.from === B && m.type === MessageType.AppResp);
     const from = net.log.length;
     net.propose(A, "x");
     const sent = net.log.slice(from);
     const toB = sent.filter((m) => m.type === MessageType.App && m.to === B && m.entries.length === 0);
-    expect(toB).toHaveLength(1);
-    expect(toB[0]!.commitOnly).toBeUndefined();
+    expect(toB.map((m) => [m.index, m.commit, m.commitOnly ?? false])).toEqual([[2, 2, false]]);
     expect(sent.filter((m) => m.type === MessageType.AppResp && m.from === B).map((m) => m.index)).toEqual([
       2, 2,
     ]);
+    expect(net.core(A).status().progress?.get(B)?.match).toBe(1);
   });
 
-  it("a follower answers a commit-only append that does not match its log with a rejection", () => {
+  it("a follower whose answers were lost is caught up after the next heartbeat by an answered empty append", () => {
+    const net = new Network({ voters: ids(3), learners: [] });
+    net.elect(A);
+    net.drop((m) => m.from === B && m.type === MessageType.AppResp);
+    net.propose(A, "x");
+    net.heal();
+    const from = net.log.length;
+    net.tick(A); // heartbeatTick is 1 in these tests
+    net.stabilize();
+    const sent = net.log.slice(from);
+    const toB = sent.filter((m) => m.type === MessageType.App && m.to === B);
+    expect(toB.map((m) => [m.index, m.entries.length, m.commitOnly ?? false])).toEqual([[2, 0, false]]);
+    expect(sent.filter((m) => m.type === MessageType.AppResp && m.from === B).map((m) => m.index)).toEqual([
+      2,
+    ]);
+    expect(net.core(A).status().progress?.get(B)?.match).toBe(2);
+  });
+
+  /** Follower B with entries 1..2 of term 1 (1 committed), after a commit-only append (term, prev index/term, commit). */
+  function followerAfterCommitOnly(term: number, index: number, logTerm: number, commit: number) {
     const core = makeCore(
       B,
       { voters: [A, B, C], learners: [] },
       { initial: { entries: entries([1, 1]), hardState: { term: 1, vote: "", commit: 1 } } },
     );
-    core.step(
-      msg({
-        type: MessageType.App,
-        from: A,
-        to: B,
-        term: 2,
-        index: 3,
-        logTerm: 2,
-        commit: 3,
-        commitOnly: true,
-      }),
-    );
+    core.step(msg({ type: MessageType.App, from: A, to: B, term, index, logTerm, commit, commitOnly: true }));
+    return core;
+  }
+
+  it("a follower answers a commit-only append that does not match its log with a rejection", () => {
+    const core = followerAfterCommitOnly(2, 3, 2, 3);
     expect(core.ready().messages).toMatchObject([
       { type: MessageType.AppResp, to: A, reject: true, index: 3 },
     ]);
@@ -392,23 +405,7 @@ describe("commit-only appends (Message.commitOnly)", () => {
   });
 
   it("a follower that accepts a commit-only append advances its commit index and sends nothing", () => {
-    const core = makeCore(
-      B,
-      { voters: [A, B, C], learners: [] },
-      { initial: { entries: entries([1, 1]), hardState: { term: 1, vote: "", commit: 1 } } },
-    );
-    core.step(
-      msg({
-        type: MessageType.App,
-        from: A,
-        to: B,
-        term: 1,
-        index: 2,
-        logTerm: 1,
-        commit: 2,
-        commitOnly: true,
-      }),
-    );
+    const core = followerAfterCommitOnly(1, 2, 1, 2);
     const rd = core.ready();
     expect(rd.messages).toEqual([]);
     expect(rd.committedEntries.at(-1)?.index).toBe(2);
