@@ -1,5 +1,5 @@
-#!/usr/bin/env -S node --single-threaded-gc
-// The flag: src/cli/member-runtime.ts (MEMBER_NODE_FLAGS).
+#!/usr/bin/env -S node --single-threaded-gc --heap-growing-percent=100
+// The flags: src/cli/member-runtime.ts (MEMBER_NODE_FLAGS).
 // Entry point of the `cairn` command: registers the TypeScript loader, then runs the CLI.
 import { register } from "tsx/esm/api";
 
