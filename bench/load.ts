@@ -107,106 +107,160 @@ export async function runLevel(
   opts: LevelOptions,
   w: Workload,
 ): Promise<LevelResult> {
-  if (!Number.isInteger(opts.clients) || opts.clients < 1 || opts.clients > MAX_CLIENTS) {
-    throw new Error(`clients must be 1..${MAX_CLIENTS}, got ${opts.clients}`);
-  }
-  if (target.endpoints.length === 0) throw new Error(`target ${target.name} has no endpoints`);
-  if (opts.requests === undefined && !(opts.durationMs > 0 && opts.durationMs <= MAX_LEVEL_DURATION_MS)) {
-    throw new Error(`duration must be 1..${MAX_LEVEL_DURATION_MS} ms, got ${opts.durationMs}`);
-  }
-  const path = operationPath(operation);
-  const bodies = operationBodies(w, operation);
-  const check =
-    operation === "put" ? checkPut : (body: string, key: number) => checkRange(body, w.valueBase64[key]!);
-
-  // One pool per endpoint, sized to the clients that use it: one connection per client.
-  const perEndpoint = target.endpoints.map(
-    (_, i) =>
-      Math.floor(opts.clients / target.endpoints.length) +
-      (i < opts.clients % target.endpoints.length ? 1 : 0),
-  );
-  const pools: Endpoint[] = target.endpoints.map((url, i) => openEndpoint(url, Math.max(1, perEndpoint[i]!)));
-  let nextKey = 0;
-  const histogram = hdr.build({
-    useWebAssembly: false,
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 3_600_000_000,
-    numberOfSignificantValueDigits: 3,
-  });
-  const errorKinds: Record<string, number> = {};
-  let ok = 0;
-  let errors = 0;
-  let recording = false;
-  let budget = Number.POSITIVE_INFINITY;
-  let deadline = 0;
-
-  const oneRequest = async (pool: Endpoint): Promise<void> => {
-    const key = nextKey;
-    nextKey = (nextKey + 1) % w.keyCount;
-    const t0 = process.hrtime.bigint();
-    let kind: string | null = null;
-    try {
-      const a = await postJson(pool, path, bodies[key]!, opts.requestTimeoutMs);
-      if (a.status < 200 || a.status > 299) kind = `http ${a.status}: ${errorMessage(a.body)}`;
-      else kind = check(a.body, key);
-    } catch (err) {
-      kind = (err as { code?: string }).code ?? String(err);
-    }
-    if (!recording) return;
-    if (kind === null) {
-      ok++;
-      histogram.recordValue(Math.max(1, Number((process.hrtime.bigint() - t0) / 1000n)));
-    } else {
-      errors++;
-      errorKinds[kind] = (errorKinds[kind] ?? 0) + 1;
-    }
-  };
-
-  const client = async (pool: Endpoint): Promise<void> => {
-    // Bounded: stops at the deadline or when the request budget is spent; each request has a timeout.
-    while (performance.now() < deadline && budget > 0 && !isShuttingDown()) {
-      if (recording) budget--;
-      await oneRequest(pool);
-    }
-  };
-  const runAll = () =>
-    Promise.all(Array.from({ length: opts.clients }, (_, i) => client(pools[i % pools.length]!)));
-
+  const run = new LevelRun(target, operation, opts, w);
   try {
-    if (opts.warmupMs > 0) {
-      deadline = performance.now() + opts.warmupMs;
-      await runAll();
+    if (opts.warmupMs > 0) await run.warmUp(opts.warmupMs);
+    await run.measure(opts.durationMs, opts.requests);
+    return run.result();
+  } finally {
+    run.close();
+  }
+}
+
+/**
+ * One level (target, operation, clients) held open: one keep-alive connection per client and one
+ * HDR histogram that several measured slices add to, so that two systems can be measured in
+ * alternating slices of the same level (bench/compare.ts --rounds) and each reported over all of
+ * its slices. {@link result} gives the figures over every measured slice so far; warm-ups are not
+ * recorded. Call {@link close} when done (closes the connections, frees the histogram).
+ */
+export class LevelRun {
+  private readonly pools: Endpoint[];
+  private readonly histogram: hdr.Histogram;
+  private readonly bodies: Buffer[];
+  private readonly path: string;
+  private readonly check: (body: string, key: number) => string | null;
+  private readonly errorKinds: Record<string, number> = {};
+  private nextKey = 0;
+  private ok = 0;
+  private errors = 0;
+  /** Measured wall time (ms) and generator CPU time (µs) summed over the slices. */
+  private elapsedMs = 0;
+  private cpuMicros = 0;
+
+  /**
+   * Opens the connections (lazily, on first use) of `opts.clients` clients spread round-robin
+   * over `target.endpoints`.
+   * @throws Error if clients is out of 1..4096 or the target has no endpoints
+   */
+  constructor(
+    private readonly target: LoadTarget,
+    private readonly operation: Operation,
+    private readonly opts: Pick<LevelOptions, "clients" | "requestTimeoutMs">,
+    private readonly w: Workload,
+  ) {
+    if (!Number.isInteger(opts.clients) || opts.clients < 1 || opts.clients > MAX_CLIENTS) {
+      throw new Error(`clients must be 1..${MAX_CLIENTS}, got ${opts.clients}`);
     }
-    recording = true;
-    budget = opts.requests ?? Number.POSITIVE_INFINITY;
+    if (target.endpoints.length === 0) throw new Error(`target ${target.name} has no endpoints`);
+    this.path = operationPath(operation);
+    this.bodies = operationBodies(w, operation);
+    this.check =
+      operation === "put" ? checkPut : (body: string, key: number) => checkRange(body, w.valueBase64[key]!);
+    // One pool per endpoint, sized to the clients that use it: one connection per client.
+    const n = target.endpoints.length;
+    this.pools = target.endpoints.map((url, i) =>
+      openEndpoint(url, Math.max(1, Math.floor(opts.clients / n) + (i < opts.clients % n ? 1 : 0))),
+    );
+    this.histogram = hdr.build({
+      useWebAssembly: false,
+      lowestDiscernibleValue: 1,
+      highestTrackableValue: 3_600_000_000,
+      numberOfSignificantValueDigits: 3,
+    });
+  }
+
+  /** Runs the clients for `ms` without recording anything (connections open, caches warm). */
+  async warmUp(ms: number): Promise<void> {
+    await this.drive(performance.now() + ms, Number.POSITIVE_INFINITY, false);
+  }
+
+  /**
+   * Runs the clients for one measured slice: `durationMs`, or until `requests` requests completed
+   * (errors included) when set, and adds its answers to the level's figures.
+   * @throws Error if neither a duration in 1..600000 ms nor a request count is given
+   */
+  async measure(durationMs: number, requests?: number): Promise<void> {
+    if (requests === undefined && !(durationMs > 0 && durationMs <= MAX_LEVEL_DURATION_MS)) {
+      throw new Error(`duration must be 1..${MAX_LEVEL_DURATION_MS} ms, got ${durationMs}`);
+    }
     const cpu0 = process.cpuUsage();
     const start = performance.now();
-    deadline = opts.requests === undefined ? start + opts.durationMs : start + MAX_LEVEL_DURATION_MS;
-    await runAll();
-    const elapsedMs = performance.now() - start;
+    await this.drive(
+      start + (requests === undefined ? durationMs : MAX_LEVEL_DURATION_MS),
+      requests ?? Number.POSITIVE_INFINITY,
+      true,
+    );
+    this.elapsedMs += performance.now() - start;
     const cpu = process.cpuUsage(cpu0);
+    this.cpuMicros += cpu.user + cpu.system;
+  }
+
+  /** The level's figures over every measured slice so far. */
+  result(): LevelResult {
+    const { ok, histogram, elapsedMs } = this;
     const ms = (p: number) => (ok > 0 ? histogram.getValueAtPercentile(p) / 1000 : Number.NaN);
     return {
-      target: target.name,
-      operation,
-      clients: opts.clients,
-      endpoints: target.endpoints,
+      target: this.target.name,
+      operation: this.operation,
+      clients: this.opts.clients,
+      endpoints: this.target.endpoints,
       ok,
-      errors,
-      errorKinds,
+      errors: this.errors,
+      errorKinds: { ...this.errorKinds },
       elapsedMs,
-      requestsPerSecond: ok / (elapsedMs / 1000),
+      requestsPerSecond: elapsedMs > 0 ? ok / (elapsedMs / 1000) : Number.NaN,
       meanMs: ok > 0 ? histogram.mean / 1000 : Number.NaN,
       p50Ms: ms(50),
       p90Ms: ms(90),
       p99Ms: ms(99),
       p999Ms: ms(99.9),
       maxMs: ok > 0 ? histogram.maxValue / 1000 : Number.NaN,
-      generatorCpuPercent: ((cpu.user + cpu.system) / 1000 / elapsedMs) * 100,
+      generatorCpuPercent: elapsedMs > 0 ? (this.cpuMicros / 1000 / elapsedMs) * 100 : Number.NaN,
     };
-  } finally {
-    histogram.destroy();
-    pools.forEach(closeEndpoint);
+  }
+
+  /** Closes every connection and frees the histogram. */
+  close(): void {
+    this.histogram.destroy();
+    this.pools.forEach(closeEndpoint);
+  }
+
+  /** Runs every client until the deadline (ms, performance.now()) or until `budget` requests started. */
+  private async drive(deadline: number, budget: number, record: boolean): Promise<void> {
+    let left = budget;
+    const client = async (pool: Endpoint): Promise<void> => {
+      // Bounded: stops at the deadline or when the budget is spent; each request has a timeout.
+      while (performance.now() < deadline && left > 0 && !isShuttingDown()) {
+        left--;
+        await this.oneRequest(pool, record);
+      }
+    };
+    await Promise.all(
+      Array.from({ length: this.opts.clients }, (_, i) => client(this.pools[i % this.pools.length]!)),
+    );
+  }
+
+  private async oneRequest(pool: Endpoint, record: boolean): Promise<void> {
+    const key = this.nextKey;
+    this.nextKey = (this.nextKey + 1) % this.w.keyCount;
+    const t0 = process.hrtime.bigint();
+    let kind: string | null = null;
+    try {
+      const a = await postJson(pool, this.path, this.bodies[key]!, this.opts.requestTimeoutMs);
+      if (a.status < 200 || a.status > 299) kind = `http ${a.status}: ${errorMessage(a.body)}`;
+      else kind = this.check(a.body, key);
+    } catch (err) {
+      kind = (err as { code?: string }).code ?? String(err);
+    }
+    if (!record) return;
+    if (kind === null) {
+      this.ok++;
+      this.histogram.recordValue(Math.max(1, Number((process.hrtime.bigint() - t0) / 1000n)));
+    } else {
+      this.errors++;
+      this.errorKinds[kind] = (this.errorKinds[kind] ?? 0) + 1;
+    }
   }
 }
 
