@@ -107,6 +107,7 @@ export async function runLevel(
   opts: LevelOptions,
   w: Workload,
 ): Promise<LevelResult> {
+  checkSlice(opts.durationMs, opts.requests); // before the warm-up: bad options cost no load
   const run = new LevelRun(target, operation, opts, w);
   try {
     if (opts.warmupMs > 0) await run.warmUp(opts.warmupMs);
@@ -114,6 +115,16 @@ export async function runLevel(
     return run.result();
   } finally {
     run.close();
+  }
+}
+
+/**
+ * @throws Error unless a request budget is given or the duration is in 1..600000 ms
+ *   ({@link MAX_LEVEL_DURATION_MS})
+ */
+function checkSlice(durationMs: number, requests: number | undefined): void {
+  if (requests === undefined && !(durationMs > 0 && durationMs <= MAX_LEVEL_DURATION_MS)) {
+    throw new Error(`duration must be 1..${MAX_LEVEL_DURATION_MS} ms, got ${durationMs}`);
   }
 }
 
@@ -181,9 +192,7 @@ export class LevelRun {
    * @throws Error if neither a duration in 1..600000 ms nor a request count is given
    */
   async measure(durationMs: number, requests?: number): Promise<void> {
-    if (requests === undefined && !(durationMs > 0 && durationMs <= MAX_LEVEL_DURATION_MS)) {
-      throw new Error(`duration must be 1..${MAX_LEVEL_DURATION_MS} ms, got ${durationMs}`);
-    }
+    checkSlice(durationMs, requests);
     const cpu0 = process.cpuUsage();
     const start = performance.now();
     await this.drive(

@@ -1,7 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { LevelRun } from "../../../bench/load.ts";
+import { LevelRun, runLevel } from "../../../bench/load.ts";
 import { makeWorkload } from "../../../bench/workload.ts";
 
 /** A loopback server answering /v3/kv/put like etcd's gateway; every `failEvery`-th request gets 503. */
@@ -90,5 +90,15 @@ describe("LevelRun (bench/load.ts): one level measured in slices", () => {
     } finally {
       run.close();
     }
+  });
+
+  it("runLevel refuses a bad duration before its warm-up sends anything", async () => {
+    const g = await gateway();
+    closers.push(g.close);
+    const opts = { clients: 1, durationMs: Number.NaN, warmupMs: 200, requestTimeoutMs: 5_000 };
+    await expect(runLevel({ name: "t", endpoints: [g.url] }, "put", opts, makeWorkload())).rejects.toThrow(
+      /duration must be/,
+    );
+    expect(g.seen()).toBe(0);
   });
 });
