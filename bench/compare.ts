@@ -143,10 +143,8 @@ async function benchTargets(
  * `durationMs / rounds` (or `requests / rounds`, rounded up) per round, in `order` in even rounds and
  * in reverse order in odd ones, on connections that stay open for the whole level; its figures are
  * over all of its slices. A target's level warm-up runs right before its first slice. Short
- * alternating slices put both systems under the same conditions where a disk or a neighbour slows
- * the machine for a second or two: measured in one 5 s block each, the put at 1 client verdict on
- * the development VM flipped between runs on such stretches (one run of three had Cairn's p99 at
- * 12.3 ms against etcd's 7.4 ms, while eight alternating 5 s rounds had Cairn ahead in every round).
+ * alternating slices hand a slow stretch of the machine to both systems (bench/README.md has the
+ * runs that motivated it).
  * @throws Error "interrupted" on Ctrl-C
  */
 async function benchLevel(
